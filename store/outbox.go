@@ -1,0 +1,104 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Enqueue adds a pending mail to the outbox, due at m.NextAt, and assigns
+// m.ID. It must run in the transaction of the state change that causes the
+// mail, so the change and its mail commit together.
+func (t *Tx) Enqueue(m *OutMail) error {
+	b := t.tx.Bucket(bucketOutbox)
+	id, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("enqueue mail: %w", err)
+	}
+	m.ID = id
+	m.Status = MailPending
+	return t.PutMail(m, time.Time{})
+}
+
+// PutMail writes an outbox record and keeps the pending-queue index in step:
+// prevNextAt is the record's NextAt before this change (zero if new).
+func (t *Tx) PutMail(m *OutMail, prevNextAt time.Time) error {
+	q := t.tx.Bucket(bucketOutq)
+	if !prevNextAt.IsZero() {
+		if err := q.Delete(queueKey(prevNextAt, m.ID)); err != nil {
+			return fmt.Errorf("update outbox queue: %w", err)
+		}
+	}
+	if m.Status == MailPending {
+		if err := q.Put(queueKey(m.NextAt, m.ID), nil); err != nil {
+			return fmt.Errorf("update outbox queue: %w", err)
+		}
+	}
+	if err := putJSON(t.tx.Bucket(bucketOutbox), u64(m.ID), m); err != nil {
+		return fmt.Errorf("write outbox mail %d: %w", m.ID, err)
+	}
+	return nil
+}
+
+// Mail reads one outbox record.
+func (t *Tx) Mail(id uint64) (*OutMail, error) {
+	var m OutMail
+	if err := getJSON(t.tx.Bucket(bucketOutbox), u64(id), &m); err != nil {
+		return nil, fmt.Errorf("read outbox mail %d: %w", id, err)
+	}
+	return &m, nil
+}
+
+// DueMail returns up to limit pending mails whose next attempt is at or
+// before now, earliest first, and the time the next one after them is due
+// (zero when nothing else is pending).
+func (t *Tx) DueMail(now time.Time, limit int) ([]*OutMail, time.Time, error) {
+	var out []*OutMail
+	c := t.tx.Bucket(bucketOutq).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		at, id := splitQueueKey(k)
+		if at.After(now) || len(out) >= limit {
+			return out, at, nil
+		}
+		m, err := t.Mail(id)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		out = append(out, m)
+	}
+	return out, time.Time{}, nil
+}
+
+// OutboxCounts returns the number of pending and failed mails.
+func (t *Tx) OutboxCounts() (pending, failed int, err error) {
+	pending = t.tx.Bucket(bucketOutq).Stats().KeyN
+	err = t.tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
+		var m struct {
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(v, &m); err != nil {
+			return err
+		}
+		if m.Status == MailFailed {
+			failed++
+		}
+		return nil
+	})
+	return pending, failed, err
+}
+
+// WriteTo writes a consistent copy of the whole store to w.
+func (t *Tx) WriteTo(w io.Writer) (int64, error) { return t.tx.WriteTo(w) }
+
+func queueKey(at time.Time, id uint64) []byte {
+	k := make([]byte, 16)
+	binary.BigEndian.PutUint64(k, uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(k[8:], id)
+	return k
+}
+
+func splitQueueKey(k []byte) (time.Time, uint64) {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k))), binary.BigEndian.Uint64(k[8:])
+}

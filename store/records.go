@@ -1,0 +1,128 @@
+package store
+
+import "time"
+
+// Address is a mailbox with an optional display name.
+type Address struct {
+	Name string `json:"name,omitempty"`
+	Addr string `json:"addr"`
+}
+
+// Case is one report and everything decided about it.
+type Case struct {
+	ID         string    `json:"id"`
+	State      string    `json:"state"`
+	Reporter   Address   `json:"reporter"`
+	Subject    string    `json:"subject"`
+	ReceivedAt time.Time `json:"received_at"`
+	// Language is the language mail to the reporter is written in.
+	Language string `json:"language"`
+	// Class is the parser's classification of the opening message
+	// (human, bounce, autoreply, list).
+	Class      string               `json:"class"`
+	Severity   string               `json:"severity,omitempty"`
+	FixBy      string               `json:"fix_by,omitempty"`
+	Reward     *Reward              `json:"reward,omitempty"`
+	Credit     string               `json:"credit,omitempty"`
+	Consents   []Consent            `json:"consents,omitempty"`
+	PublishAt  string               `json:"publish_at,omitempty"`
+	ThirdParty string               `json:"third_party,omitempty"`
+	Deadlines  map[string]*Deadline `json:"deadlines,omitempty"`
+	// RefersTo is a case tag a stranger's mail carried; the new case
+	// records it instead of joining that case (SPEC §3).
+	RefersTo string `json:"refers_to,omitempty"`
+	// Thread is the Message-ID of the last mail in the conversation with
+	// the reporter, which the next reply answers.
+	Thread    string    `json:"thread,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Reward is a reward offered to the reporter.
+type Reward struct {
+	Amount   int    `json:"amount"`
+	Currency string `json:"currency"`
+}
+
+// Consent is a reporter's recorded choice (credit, anonymous, share).
+type Consent struct {
+	Kind  string    `json:"kind"`
+	Value string    `json:"value,omitempty"`
+	At    time.Time `json:"at"`
+}
+
+// Deadline is one promise of the policy for one case.
+type Deadline struct {
+	Start    time.Time  `json:"start"`
+	Due      time.Time  `json:"due"`
+	MetAt    *time.Time `json:"met_at"`
+	Breached bool       `json:"breached"`
+}
+
+// Event is one entry of a case's append-only log.
+type Event struct {
+	Seq       uint64    `json:"seq"`
+	At        time.Time `json:"at"`
+	Type      string    `json:"type"`
+	Actor     string    `json:"actor,omitempty"`
+	MessageID string    `json:"message_id,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// Attachment describes one attachment of an incoming message; its bytes
+// stay inside the stored raw message.
+type Attachment struct {
+	Filename    string `json:"filename"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+}
+
+// Message is the metadata of one mail of a case, in or out.
+type Message struct {
+	Key       string    `json:"key"`
+	CaseID    string    `json:"case_id"`
+	Direction string    `json:"direction"` // "in" or "out"
+	Kind      string    `json:"kind"`
+	From      string    `json:"from"`
+	FromName  string    `json:"from_name,omitempty"`
+	To        []string  `json:"to"`
+	Subject   string    `json:"subject"`
+	MessageID string    `json:"message_id,omitempty"`
+	At        time.Time `json:"at"`
+	// Incoming only.
+	Class       string       `json:"class,omitempty"`
+	Size        int64        `json:"size,omitempty"`
+	Truncated   bool         `json:"truncated,omitempty"`
+	SHA256      string       `json:"sha256,omitempty"`
+	Text        string       `json:"text,omitempty"`
+	URLs        []string     `json:"urls,omitempty"`
+	IPs         []string     `json:"ips,omitempty"`
+	Hosts       []string     `json:"hosts,omitempty"`
+	Attachments []Attachment `json:"attachments,omitempty"`
+	Problems    []string     `json:"problems,omitempty"`
+	// Outgoing only: the outbox record that carries it.
+	OutboxID uint64 `json:"outbox_id,omitempty"`
+}
+
+// Outbox states.
+const (
+	MailPending = "pending"
+	MailSent    = "sent"
+	MailFailed  = "failed"
+)
+
+// OutMail is one outgoing mail in the outbox.
+type OutMail struct {
+	ID        uint64    `json:"id"`
+	CaseID    string    `json:"case_id,omitempty"`
+	Kind      string    `json:"kind"`
+	From      string    `json:"from"`
+	To        []string  `json:"to"`
+	Raw       []byte    `json:"raw"`
+	Status    string    `json:"status"`
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"next_at"`
+	LastError string    `json:"last_error,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+}

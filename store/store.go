@@ -1,0 +1,177 @@
+// Package store keeps disclosured's state of record in one bbolt file: cases,
+// the messages of each case (raw bytes and parsed metadata), an append-only
+// event log per case, the outbox of mail still to send, and the indexes that
+// threading and deduplication need.
+//
+// Bucket layout (all keys and values are bytes; records are JSON):
+//
+//	meta/schema                      -> schema version, decimal
+//	seq/<prefix>-<year>              -> last case sequence number of that year (8-byte BE)
+//	cases/<case id>                  -> Case
+//	events/<case id>/<8-byte BE seq> -> Event (nested bucket per case, append only)
+//	messages/<case id>/<8-byte BE n> -> Message metadata (nested bucket per case)
+//	raw/<message key>                -> raw RFC 5322 bytes of an incoming message
+//	msgid/<Message-ID>               -> case id, for every message in and out
+//	hash/<sha256 of raw>             -> message key; a message is ingested once
+//	outbox/<8-byte BE id>            -> OutMail
+//	outq/<8-byte BE unix nanos><id>  -> empty; pending outbox mail by next attempt
+//	senders/<address>|<YYYY-MM-DD>   -> acknowledgments sent that day (8-byte BE)
+//
+// Invariants: a case changes only inside one Update transaction that also
+// appends its events and queues its outgoing mail, so a crash leaves either
+// all of a change or none of it. A message key is "<case id>/<n>".
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout version this code reads and writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketSeq      = []byte("seq")
+	bucketCases    = []byte("cases")
+	bucketEvents   = []byte("events")
+	bucketMessages = []byte("messages")
+	bucketRaw      = []byte("raw")
+	bucketMsgID    = []byte("msgid")
+	bucketHash     = []byte("hash")
+	bucketOutbox   = []byte("outbox")
+	bucketOutq     = []byte("outq")
+	bucketSenders  = []byte("senders")
+
+	allBuckets = [][]byte{bucketMeta, bucketSeq, bucketCases, bucketEvents, bucketMessages,
+		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders}
+)
+
+// ErrLocked is returned by Open when another process holds the store.
+var ErrLocked = errors.New("store is locked by another process (is the daemon running?)")
+
+// ErrNotFound is returned when a case or record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DB is an open store.
+type DB struct {
+	bolt *bolt.DB
+}
+
+// Options tune Open.
+type Options struct {
+	// LockTimeout bounds the wait for another process's file lock. Zero
+	// means two seconds.
+	LockTimeout time.Duration
+	// ReadOnly opens the file with a shared lock, for inspection commands.
+	ReadOnly bool
+}
+
+// Open opens or creates the store at path and checks its schema version.
+func Open(path string, o Options) (*DB, error) {
+	if o.LockTimeout == 0 {
+		o.LockTimeout = 2 * time.Second
+	}
+	if o.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db := &DB{bolt: b}
+	if o.ReadOnly {
+		err = b.View(func(tx *bolt.Tx) error { return checkSchema(tx) })
+	} else {
+		err = b.Update(initSchema)
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func initSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	if meta.Get([]byte("schema")) == nil {
+		return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
+	}
+	return checkSchema(tx)
+}
+
+func checkSchema(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return errors.New("not a disclosured store (no meta bucket)")
+	}
+	v, err := strconv.Atoi(string(meta.Get([]byte("schema"))))
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if v != SchemaVersion {
+		return fmt.Errorf("schema version %d, this binary reads %d", v, SchemaVersion)
+	}
+	return nil
+}
+
+// Close closes the store.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path is the file the store lives in.
+func (db *DB) Path() string { return db.bolt.Path() }
+
+// Update runs fn in one read-write transaction; fn's error rolls it back.
+func (db *DB) Update(fn func(*Tx) error) error {
+	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// View runs fn in one read-only transaction.
+func (db *DB) View(fn func(*Tx) error) error {
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Tx is a store transaction with typed accessors.
+type Tx struct {
+	tx *bolt.Tx
+}
+
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	return json.Unmarshal(data, v)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
