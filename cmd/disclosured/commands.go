@@ -1,0 +1,355 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"disclosured/calendar"
+	"disclosured/store"
+	"disclosured/workflow"
+)
+
+func cmdCheckConfig(args []string, e env) error {
+	fs, cfgPath := newFlags("check-config", e)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, e)
+	if err != nil {
+		return err
+	}
+	if _, err := engineOptions(cfg, nil); err != nil {
+		return err
+	}
+	if _, err := loadTemplates(cfg); err != nil {
+		return err
+	}
+	if err := cfg.Print(e.stdout); err != nil {
+		return fmt.Errorf("print config: %w", err)
+	}
+	fmt.Fprintln(e.stderr, "config OK")
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdCases(args []string, e env) error {
+	fs, cfgPath := newFlags("cases", e)
+	state := fs.String("state", "", "only cases in this state")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath, e)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	list, err := workflow.ListCases(db, *state)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tCLASS\tRECEIVED\tREPORTER\tSUBJECT")
+	for _, c := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.State, c.Class,
+			c.ReceivedAt.In(cfg.Location()).Format("2006-01-02 15:04"), c.Reporter, oneLine(c.Subject, 60))
+	}
+	return tw.Flush()
+}
+
+func cmdShow(args []string, e env) error {
+	fs, cfgPath := newFlags("show", e)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"usage: disclosured show ID [--json]"}
+	}
+	cfg, err := loadConfig(*cfgPath, e)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	v, err := workflow.ShowCase(db, strings.ToUpper(fs.Arg(0)))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, v)
+	}
+	printCase(e.stdout, v, cfg.Location())
+	return nil
+}
+
+func printCase(w io.Writer, v *workflow.CaseView, loc *time.Location) {
+	ts := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04 MST") }
+	str := func(p *string) string {
+		if p == nil {
+			return "-"
+		}
+		return *p
+	}
+	fmt.Fprintf(w, "Case:      %s\nState:     %s\nReporter:  %s %s\nSubject:   %s\nReceived:  %s\nClass:     %s\n",
+		v.ID, v.State, v.ReporterName, v.Reporter, v.Subject, ts(v.ReceivedAt), v.Class)
+	fmt.Fprintf(w, "Severity:  %s\nFix by:    %s\nThird party: %s\n", str(v.Severity), str(v.FixBy), str(v.ThirdParty))
+	if v.Reward != nil {
+		fmt.Fprintf(w, "Reward:    %d %s\n", v.Reward.Amount, v.Reward.Currency)
+	}
+	if v.RefersTo != nil {
+		fmt.Fprintf(w, "Refers to: %s\n", *v.RefersTo)
+	}
+	fmt.Fprintln(w, "\nDeadlines:")
+	for _, name := range []string{workflow.TimerAcknowledge, workflow.TimerAssess, workflow.TimerProgress,
+		workflow.TimerResolve, workflow.TimerThirdParty} {
+		d, ok := v.Deadlines[name]
+		if !ok {
+			continue
+		}
+		status := "open"
+		if d.MetAt != nil {
+			status = "met " + ts(*d.MetAt)
+		}
+		if d.Breached {
+			status += ", breached"
+		}
+		fmt.Fprintf(w, "  %-12s due %s  %s\n", name, ts(d.Due), status)
+	}
+	fmt.Fprintln(w, "\nMessages:")
+	for _, m := range v.Messages {
+		status := m.Class
+		if m.Direction == "out" {
+			status = m.Status
+			if m.LastError != "" {
+				status += " (" + m.LastError + ")"
+			}
+		}
+		fmt.Fprintf(w, "  %s %-3s %-16s %s -> %s  [%s]\n      %s\n", ts(m.At), m.Direction, m.Kind, m.From,
+			strings.Join(m.To, ","), status, oneLine(m.Subject, 100))
+		for _, p := range m.Problems {
+			fmt.Fprintf(w, "      problem: %s\n", p)
+		}
+		for _, a := range m.Attachments {
+			fmt.Fprintf(w, "      attachment: %s (%s, %d bytes)\n", a.Filename, a.ContentType, a.Size)
+		}
+	}
+	fmt.Fprintln(w, "\nEvents:")
+	for _, ev := range v.Events {
+		fmt.Fprintf(w, "  %s %-16s %s %s\n", ts(ev.At), ev.Type, ev.Actor, ev.Detail)
+	}
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func cmdImport(ctx context.Context, args []string, e env) error {
+	fs, cfgPath := newFlags("import", e)
+	received := fs.String("received", "", "receipt time (RFC 3339); default the file's modification time")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError{"usage: disclosured import [--received TIME] FILE..."}
+	}
+	var at time.Time
+	if *received != "" {
+		t, err := time.Parse(time.RFC3339, *received)
+		if err != nil {
+			return usageError{fmt.Sprintf("--received: want RFC 3339 time, got %q", *received)}
+		}
+		at = t
+	}
+	cfg, err := loadConfig(*cfgPath, e)
+	if err != nil {
+		return err
+	}
+	engine, db, err := openEngine(cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, path := range fs.Args() {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		when := at
+		if when.IsZero() {
+			st, err := os.Stat(path)
+			if err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			when = st.ModTime()
+		}
+		var batch []workflow.Incoming
+		for _, raw := range splitMbox(data) {
+			if int64(len(raw)) > cfg.Limits.MaxMessageBytes {
+				batch = append(batch, workflow.Incoming{Raw: raw[:cfg.Limits.MaxMessageBytes], ReceivedAt: when,
+					Truncated: true, Size: int64(len(raw))})
+				continue
+			}
+			batch = append(batch, workflow.Incoming{Raw: raw, ReceivedAt: when})
+		}
+		out, err := engine.Ingest(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", path, err)
+		}
+		for _, o := range out {
+			what := "joined"
+			switch {
+			case o.Duplicate:
+				what = "already imported"
+			case o.New:
+				what = "new case"
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", filepath.Base(path), o.CaseID, what, o.Class)
+		}
+	}
+	return nil
+}
+
+// splitMbox returns the messages of an mbox file (mboxrd: ">From " lines
+// unquoted), or the whole file as one message when it is not an mbox.
+func splitMbox(data []byte) [][]byte {
+	if !bytes.HasPrefix(data, []byte("From ")) {
+		return [][]byte{data}
+	}
+	var out [][]byte
+	var cur []byte
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), len(data)+1)
+	sc.Split(scanLinesKeepEnds)
+	prevBlank := true
+	for sc.Scan() {
+		line := sc.Bytes()
+		if prevBlank && bytes.HasPrefix(line, []byte("From ")) {
+			if cur != nil {
+				out = append(out, bytes.TrimRight(cur, "\r\n"))
+			}
+			cur = []byte{}
+			prevBlank = false
+			continue
+		}
+		if q := bytes.TrimLeft(line, ">"); len(q) < len(line) && bytes.HasPrefix(q, []byte("From ")) {
+			line = line[1:]
+		}
+		cur = append(cur, line...)
+		prevBlank = len(bytes.TrimRight(line, "\r\n")) == 0
+	}
+	if cur != nil {
+		out = append(out, append(bytes.TrimRight(cur, "\r\n"), '\n'))
+	}
+	return out
+}
+
+func scanLinesKeepEnds(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i+1], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+func cmdCalendar(args []string, e env) error {
+	fs, cfgPath := newFlags("calendar", e)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 3 || fs.Arg(0) != "add" {
+		return usageError{"usage: disclosured calendar add TIME DURATION (e.g. 2026-11-20T16:00:00+01:00 3wd)"}
+	}
+	t, err := time.Parse(time.RFC3339, fs.Arg(1))
+	if err != nil {
+		return usageError{fmt.Sprintf("TIME: want RFC 3339, got %q", fs.Arg(1))}
+	}
+	d, err := calendar.ParseDuration(fs.Arg(2))
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	cfg, err := loadConfig(*cfgPath, e)
+	if err != nil {
+		return err
+	}
+	cal, err := newCalendar(cfg)
+	if err != nil {
+		return configError{err}
+	}
+	fmt.Fprintln(e.stdout, cal.Add(t, d).Format(time.RFC3339))
+	return nil
+}
+
+func cmdBackup(args []string, e env) error {
+	fs, cfgPath := newFlags("backup", e)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"usage: disclosured backup FILE"}
+	}
+	cfg, err := loadConfig(*cfgPath, e)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(cfg, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	dst := fs.Arg(0)
+	tmp := dst + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	err = db.View(func(tx *store.Tx) error {
+		_, err := tx.WriteTo(f)
+		return err
+	})
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("backup to %s: %w", dst, err)
+	}
+	fmt.Fprintln(e.stdout, "backup written to", dst)
+	return nil
+}

@@ -1,0 +1,113 @@
+package workflow
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message/mail"
+
+	"disclosured/store"
+	"disclosured/templates"
+)
+
+// LoopHeader marks every mail disclosured sends. A message carrying it is
+// our own mail coming back and never gets a reply.
+const LoopHeader = "X-Disclosured-Case"
+
+// outgoing describes one mail to queue.
+type outgoing struct {
+	kind string // ack, new-report, reporter-replied, flood, ...
+	tmpl string
+	lang string
+	to   []string
+	data templates.Data
+	// inReplyTo is the Message-ID answered; refs the References chain
+	// before it.
+	inReplyTo string
+	refs      []string
+	// autoSubmitted is the RFC 3834 value: auto-replied for answers to a
+	// message, auto-generated for mail nobody asked for.
+	autoSubmitted string
+}
+
+// queue renders o, writes it to the outbox and records it as an outgoing
+// message of case c, all inside tx. It returns the new Message-ID.
+func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, now time.Time) (string, error) {
+	subject, body, err := e.tmpl.Load().Render(o.tmpl, o.lang, o.data)
+	if err != nil {
+		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
+	}
+	msgID := e.newMessageID()
+	raw, err := e.build(c.ID, o, subject, body, msgID, now)
+	if err != nil {
+		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
+	}
+	m := &store.OutMail{CaseID: c.ID, Kind: o.kind, From: e.opts.OrgAddress, To: o.to,
+		Raw: raw, NextAt: now, CreatedAt: now}
+	if err := tx.Enqueue(m); err != nil {
+		return "", fmt.Errorf("queue %s for %s: %w", o.kind, c.ID, err)
+	}
+	rec := &store.Message{CaseID: c.ID, Direction: "out", Kind: o.kind, From: e.opts.OrgAddress,
+		To: o.to, Subject: subject, MessageID: msgID, At: now, OutboxID: m.ID}
+	if err := tx.AddMessage(rec, nil); err != nil {
+		return "", err
+	}
+	err = tx.AppendEvent(c.ID, store.Event{At: now, Type: "mail_queued", MessageID: msgID,
+		Detail: o.kind + " to " + strings.Join(o.to, ", ")})
+	return msgID, err
+}
+
+func (e *Engine) newMessageID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:]) + "@" + e.opts.Domain
+}
+
+// build writes a single-part text/plain mail with the headers SPEC §3 and
+// §4 require.
+func (e *Engine) build(caseID string, o outgoing, subject, body, msgID string, now time.Time) ([]byte, error) {
+	var h mail.Header
+	h.SetDate(now)
+	h.SetAddressList("From", []*mail.Address{{Name: e.opts.OrgName, Address: e.opts.OrgAddress}})
+	var to []*mail.Address
+	for _, a := range o.to {
+		to = append(to, &mail.Address{Address: a})
+	}
+	h.SetAddressList("To", to)
+	h.SetSubject(subject)
+	h.SetMessageID(msgID)
+	if o.inReplyTo != "" {
+		h.SetMsgIDList("In-Reply-To", []string{o.inReplyTo})
+		h.SetMsgIDList("References", append(append([]string(nil), o.refs...), o.inReplyTo))
+	}
+	h.Set("Auto-Submitted", o.autoSubmitted)
+	// RFC 3834 §5: ask other responders not to answer us.
+	h.Set("X-Auto-Response-Suppress", "All")
+	h.Set(LoopHeader, caseID)
+	h.Set("MIME-Version", "1.0")
+	h.Set("Content-Type", "text/plain; charset=utf-8; format=flowed")
+	var buf bytes.Buffer
+	w, err := mail.CreateSingleInlineWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n"))); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// formatTime renders t for people, in the organisation's zone, zone shown.
+func (e *Engine) formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.In(e.opts.Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST")
+}

@@ -1,0 +1,130 @@
+// Package workflow turns mail into cases and cases into mail. It is the one
+// package that combines the leaves: it parses incoming messages (parser),
+// threads them into cases and applies every state change in one store
+// transaction together with the events and the outgoing mail it causes
+// (store, templates, calendar), and it runs the outbox that hands that mail
+// to SMTP (mailbox).
+//
+// Invariants:
+//   - One writer for case state: every change is one store.Update that reads
+//     the case, applies the transition, appends events and queues mail.
+//   - A message is ingested once: its SHA-256 is indexed with it, so the
+//     same bytes seen again (after a crash before the server was told, or a
+//     UIDVALIDITY change) are skipped.
+//   - Time is a parameter: receipt time comes from IMAP INTERNALDATE (or
+//     import), and the outbox reads its clock through Options.Now.
+package workflow
+
+import (
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"disclosured/calendar"
+	"disclosured/parser"
+	"disclosured/store"
+	"disclosured/templates"
+)
+
+// Case states (SPEC §3).
+const (
+	StateNew          = "new"
+	StateAcknowledged = "acknowledged"
+	StateAssessed     = "assessed"
+	StateResolved     = "resolved"
+	StateClosed       = "closed"
+	StateRejected     = "rejected"
+	StateDuplicate    = "duplicate"
+)
+
+// Timer names (SPEC §1, §6).
+const (
+	TimerAcknowledge = "acknowledge"
+	TimerAssess      = "assess"
+	TimerProgress    = "progress"
+	TimerResolve     = "resolve"
+	TimerThirdParty  = "third_party"
+)
+
+// Options configure an Engine. cmd builds them from the config.
+type Options struct {
+	OrgName    string
+	OrgAddress string // the security mailbox
+	CasePrefix string
+	// Domain is the right-hand side of generated Message-IDs.
+	Domain string
+	// Languages are the reporter languages offered; the first is the default.
+	Languages []string
+
+	StaffAddresses []string
+	StaffNotify    []string
+	StaffEscalate  []string
+
+	AcksPerSenderPerDay int
+
+	Calendar *calendar.Calendar
+	// Timers holds the duration of each promise, keyed by timer name.
+	Timers map[string]calendar.Duration
+
+	ParseLimits parser.Limits
+
+	Logger *slog.Logger
+	// Now is the clock for the outbox; nil means time.Now.
+	Now func() time.Time
+}
+
+// Engine applies mail to cases. It is safe for concurrent use; store
+// transactions serialise the writers.
+type Engine struct {
+	db   *store.DB
+	opts Options
+	tmpl atomic.Pointer[templates.Set]
+	log  *slog.Logger
+	kick chan struct{}
+}
+
+// New returns an engine over db.
+func New(db *store.DB, o Options, t *templates.Set) *Engine {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if len(o.Languages) == 0 {
+		o.Languages = []string{"en"}
+	}
+	if o.Domain == "" {
+		_, o.Domain, _ = strings.Cut(o.OrgAddress, "@")
+	}
+	e := &Engine{db: db, opts: o, log: o.Logger.With("component", "workflow"), kick: make(chan struct{}, 1)}
+	e.tmpl.Store(t)
+	return e
+}
+
+// SetTemplates swaps in a new, already validated template set (reload).
+func (e *Engine) SetTemplates(t *templates.Set) { e.tmpl.Store(t) }
+
+// kickOutbox wakes the outbox loop without blocking.
+func (e *Engine) kickOutbox() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) isStaff(addr string) bool { return containsFold(e.opts.StaffAddresses, addr) }
+
+func (e *Engine) isOwnAddress(addr string) bool {
+	return addr != "" && strings.EqualFold(addr, e.opts.OrgAddress)
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), s) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,395 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"disclosured/mailbox"
+	"disclosured/parser"
+	"disclosured/store"
+	"disclosured/templates"
+)
+
+// Incoming is one message to ingest.
+type Incoming struct {
+	Raw []byte
+	// ReceivedAt is the IMAP INTERNALDATE, or the import time.
+	ReceivedAt time.Time
+	// Truncated is set when the mailbox cut the message at the size limit.
+	Truncated bool
+	// Size is the original size, when it is known to differ from len(Raw).
+	Size int64
+}
+
+// Outcome says what became of one ingested message.
+type Outcome struct {
+	CaseID string
+	// New is true when the message opened a case.
+	New bool
+	// Duplicate is true when the same bytes were ingested before.
+	Duplicate bool
+	Class     string
+}
+
+// HandleBatch is the mailbox.Handler: it ingests a batch from IMAP in one
+// transaction, so the intake may mark the messages processed once it
+// returns nil.
+func (e *Engine) HandleBatch(ctx context.Context, b mailbox.Batch) error {
+	in := make([]Incoming, len(b.Messages))
+	for i, m := range b.Messages {
+		in[i] = Incoming{Raw: m.Raw, ReceivedAt: m.InternalDate, Truncated: m.Truncated, Size: m.Size}
+	}
+	_, err := e.Ingest(ctx, in)
+	return err
+}
+
+// Ingest stores messages as cases or follow-ups in one transaction, with the
+// mail they cause queued in the outbox.
+func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	parsed := make([]*parser.Message, len(msgs))
+	sums := make([]string, len(msgs))
+	for i, m := range msgs {
+		sum := sha256.Sum256(m.Raw)
+		sums[i] = hex.EncodeToString(sum[:])
+		parsed[i] = e.parse(m.Raw)
+	}
+	var out []Outcome
+	err := e.db.Update(func(tx *store.Tx) error {
+		out = out[:0]
+		for i, m := range msgs {
+			o, err := e.ingestOne(tx, m, parsed[i], sums[i])
+			if err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest %d messages: %w", len(msgs), err)
+	}
+	for _, o := range out {
+		if o.Duplicate {
+			e.log.Debug("message already ingested", "case_id", o.CaseID)
+			continue
+		}
+		e.log.Info("message ingested", "case_id", o.CaseID, "new_case", o.New, "class", o.Class)
+	}
+	e.kickOutbox()
+	return out, nil
+}
+
+// parse never fails; a panic in the parser becomes a parse problem so one
+// hostile message cannot stop the batch.
+func (e *Engine) parse(raw []byte) (p *parser.Message) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("parser panicked", "panic", fmt.Sprint(r))
+			p = &parser.Message{Class: "human", Problems: []string{fmt.Sprintf("parser failed: %v", r)},
+				Text: strings.ToValidUTF8(string(raw[:min(len(raw), 64<<10)]), "\uFFFD")}
+		}
+	}()
+	return parser.Parse(raw, e.opts.ParseLimits)
+}
+
+var tagRE = regexp.MustCompile(`\[([A-Z0-9]{1,10}-\d{4}-\d{4,})\]`)
+
+// thread finds the case an incoming message belongs to (SPEC §3): a case
+// tag in the subject, or a Message-ID of the case in In-Reply-To or
+// References. tagged reports a tag naming an existing case, whether or not
+// the message may join it.
+func (e *Engine) thread(tx *store.Tx, p *parser.Message) (c *store.Case, tagged string, err error) {
+	for _, m := range tagRE.FindAllStringSubmatch(p.Subject, -1) {
+		if !strings.HasPrefix(m[1], e.opts.CasePrefix+"-") {
+			continue
+		}
+		c, err := tx.Case(m[1])
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if e.mayJoin(c, p.From.Addr) {
+			return c, c.ID, nil
+		}
+		tagged = c.ID
+	}
+	ids := append(append([]string(nil), p.InReplyTo...), p.References...)
+	for i := len(ids) - 1; i >= 0; i-- {
+		if id, ok := tx.CaseByMessageID(ids[i]); ok {
+			c, err := tx.Case(id)
+			if err != nil {
+				return nil, "", err
+			}
+			return c, tagged, nil
+		}
+	}
+	return nil, tagged, nil
+}
+
+// mayJoin: only the reporter, staff and a recorded third-party owner may
+// add to a case by its tag alone.
+func (e *Engine) mayJoin(c *store.Case, from string) bool {
+	return from != "" && (strings.EqualFold(from, c.Reporter.Addr) || e.isStaff(from) ||
+		(c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty)))
+}
+
+func (e *Engine) ingestOne(tx *store.Tx, in Incoming, p *parser.Message, sum string) (Outcome, error) {
+	if key, ok := tx.MessageByHash(sum); ok {
+		caseID, _, _ := strings.Cut(key, "/")
+		return Outcome{CaseID: caseID, Duplicate: true, Class: string(p.Class)}, nil
+	}
+	size := in.Size
+	if size == 0 {
+		size = int64(len(in.Raw))
+	}
+	problems := append([]string(nil), p.Problems...)
+	if in.Truncated {
+		problems = append(problems, fmt.Sprintf("message of %d bytes truncated to the first %d bytes (limits.max_message_bytes)", size, len(in.Raw)))
+	}
+	rec := &store.Message{Direction: "in", Kind: "report", From: p.From.Addr, FromName: p.From.Name,
+		Subject: p.Subject, MessageID: p.MessageID, At: in.ReceivedAt, Class: string(p.Class),
+		Size: size, Truncated: in.Truncated, SHA256: sum, Text: p.Text, URLs: p.URLs, IPs: p.IPs,
+		Hosts: p.Hosts, Problems: problems}
+	for _, a := range p.Attachments {
+		rec.Attachments = append(rec.Attachments, store.Attachment{Filename: a.Filename,
+			ContentType: a.ContentType, Size: a.Size, SHA256: a.SHA256})
+	}
+	for _, a := range append(append([]parser.Address(nil), p.To...), p.Cc...) {
+		rec.To = append(rec.To, a.Addr)
+	}
+
+	c, tagged, err := e.thread(tx, p)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if c != nil {
+		rec.CaseID, rec.Kind = c.ID, "followup"
+		if err := e.followUp(tx, c, rec, p, in.Raw); err != nil {
+			return Outcome{}, err
+		}
+		return Outcome{CaseID: c.ID, Class: rec.Class}, nil
+	}
+	c, err = e.open(tx, rec, p, in.Raw, tagged)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{CaseID: c.ID, New: true, Class: rec.Class}, nil
+}
+
+// noReplyReason says why a message must not be answered (SPEC §4), or "".
+func (e *Engine) noReplyReason(p *parser.Message, raw []byte) string {
+	switch {
+	case p.From.Addr == "":
+		return "no sender address"
+	case e.isOwnAddress(p.From.Addr):
+		return "sent from our own address"
+	case hasLoopHeader(raw):
+		return "carries our own " + LoopHeader + " header"
+	case p.Class != "human":
+		reason := string(p.Class)
+		if p.ClassReason != "" {
+			reason += ": " + p.ClassReason
+		}
+		return reason
+	}
+	return ""
+}
+
+// hasLoopHeader looks for LoopHeader in the top-level header block only.
+func hasLoopHeader(raw []byte) bool {
+	head := raw[:min(len(raw), 1<<20)]
+	if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		head = head[:i]
+	}
+	if i := bytes.Index(head, []byte("\r\n\r\n")); i >= 0 {
+		head = head[:i]
+	}
+	key := []byte(strings.ToLower(LoopHeader) + ":")
+	lower := bytes.ToLower(head)
+	return bytes.HasPrefix(lower, key) || bytes.Contains(lower, append([]byte("\n"), key...))
+}
+
+func (e *Engine) language(p *parser.Message) string {
+	for _, l := range e.opts.Languages {
+		if l == p.Language {
+			return l
+		}
+	}
+	return e.opts.Languages[0]
+}
+
+// open creates a case for a message that belongs to none.
+func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw []byte, tagged string) (*store.Case, error) {
+	at := rec.At
+	local := at.In(e.opts.Calendar.Location())
+	id, err := tx.NextCaseID(e.opts.CasePrefix, local.Year())
+	if err != nil {
+		return nil, err
+	}
+	subject := p.Subject
+	if strings.TrimSpace(subject) == "" {
+		subject = "(no subject)"
+	}
+	c := &store.Case{ID: id, State: StateNew, Reporter: store.Address{Name: p.From.Name, Addr: p.From.Addr},
+		Subject: subject, ReceivedAt: at, Language: e.language(p), Class: rec.Class,
+		RefersTo: tagged, Thread: p.MessageID, UpdatedAt: at, Deadlines: map[string]*store.Deadline{}}
+	for _, name := range []string{TimerAcknowledge, TimerAssess, TimerResolve} {
+		if d, ok := e.opts.Timers[name]; ok {
+			c.Deadlines[name] = &store.Deadline{Start: at, Due: e.opts.Calendar.Add(at, d)}
+		}
+	}
+	rec.CaseID = id
+	if err := tx.AddMessage(rec, raw); err != nil {
+		return nil, err
+	}
+	if err := tx.AppendEvent(id, store.Event{At: at, Type: "opened", Actor: p.From.Addr,
+		MessageID: p.MessageID, Detail: "class " + rec.Class}); err != nil {
+		return nil, err
+	}
+
+	data := e.caseData(c, rec)
+	if tagged != "" {
+		data.Notes = append(data.Notes, fmt.Sprintf("the subject names case %s, but the sender is neither its reporter nor staff, so it was opened as a new case", tagged))
+	}
+	reason := e.noReplyReason(p, raw)
+	loop := e.isOwnAddress(p.From.Addr) || hasLoopHeader(raw)
+	ack, flood := false, false
+	if reason == "" {
+		day := local.Format(time.DateOnly)
+		n, err := tx.IncSenderCount(p.From.Addr, day)
+		if err != nil {
+			return nil, err
+		}
+		limit := e.opts.AcksPerSenderPerDay
+		switch {
+		case limit <= 0 || n <= limit:
+			ack = true
+		case n == limit+1:
+			flood = true
+			reason = fmt.Sprintf("more than %d reports from this sender today", limit)
+		default:
+			reason = fmt.Sprintf("more than %d reports from this sender today", limit)
+		}
+	}
+	if ack {
+		msgID, err := e.queue(tx, c, outgoing{kind: "ack", tmpl: "ack", lang: c.Language,
+			to: []string{p.From.Addr}, data: data, inReplyTo: p.MessageID, refs: p.References,
+			autoSubmitted: "auto-replied"}, at)
+		if err != nil {
+			return nil, err
+		}
+		c.State, c.Thread = StateAcknowledged, msgID
+		if err := tx.AppendEvent(id, store.Event{At: at, Type: "state", Detail: StateNew + " -> " + StateAcknowledged}); err != nil {
+			return nil, err
+		}
+	} else {
+		data.Notes = append(data.Notes, "no acknowledgment was sent: "+reason)
+		if err := tx.AppendEvent(id, store.Event{At: at, Type: "no_reply", Detail: reason}); err != nil {
+			return nil, err
+		}
+	}
+	data.State = c.State
+	switch {
+	case loop:
+		// Our own mail came back: store it, tell nobody, or we would loop.
+	case flood:
+		data.Count = e.opts.AcksPerSenderPerDay + 1
+		if _, err := e.queue(tx, c, outgoing{kind: "flood", tmpl: "flood", lang: e.opts.Languages[0],
+			to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+			return nil, err
+		}
+	case reason != "" && strings.HasPrefix(reason, "more than"):
+		// Flood already announced once today.
+	default:
+		if _, err := e.queue(tx, c, outgoing{kind: "new-report", tmpl: "new-report", lang: e.opts.Languages[0],
+			to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.PutCase(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// followUp adds a message to an existing case and tells staff when the
+// reporter (or anyone but staff) wrote.
+func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *parser.Message, raw []byte) error {
+	at := rec.At
+	if err := tx.AddMessage(rec, raw); err != nil {
+		return err
+	}
+	from := p.From.Addr
+	kind := "reporter_replied"
+	switch {
+	case e.isStaff(from):
+		kind = "staff_note"
+	case c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty):
+		kind = "owner_replied"
+	case !strings.EqualFold(from, c.Reporter.Addr):
+		kind = "other_replied"
+	}
+	if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: kind, Actor: from, MessageID: p.MessageID}); err != nil {
+		return err
+	}
+	reason := e.noReplyReason(p, raw)
+	if kind != "staff_note" && reason == "" {
+		data := e.caseData(c, rec)
+		if kind != "reporter_replied" {
+			data.Notes = append(data.Notes, "this message is not from the reporter")
+		}
+		if _, err := e.queue(tx, c, outgoing{kind: "reporter-replied", tmpl: "reporter-replied",
+			lang: e.opts.Languages[0], to: e.opts.StaffNotify, data: data,
+			autoSubmitted: "auto-generated"}, at); err != nil {
+			return err
+		}
+	}
+	if kind == "reporter_replied" && p.MessageID != "" {
+		c.Thread = p.MessageID
+	}
+	c.UpdatedAt = at
+	return tx.PutCase(c)
+}
+
+// caseData fills the template data for a case and the message at hand.
+func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
+	d := templates.Data{OrgName: e.opts.OrgName, OrgAddress: e.opts.OrgAddress, CaseID: c.ID,
+		Subject: c.Subject, State: c.State, ReporterName: c.Reporter.Name, ReporterAddr: c.Reporter.Addr,
+		ReceivedAt: e.formatTime(m.At), Text: m.Text, Class: m.Class, URLs: m.URLs, IPs: m.IPs,
+		Hosts: m.Hosts, Problems: m.Problems}
+	if d.ReporterAddr == "" {
+		d.ReporterAddr = "unknown sender"
+	}
+	if dl := c.Deadlines[TimerAssess]; dl != nil {
+		d.AssessDue = e.formatTime(dl.Due)
+	}
+	if dl := c.Deadlines[TimerResolve]; dl != nil {
+		d.ResolveDue = e.formatTime(dl.Due)
+	}
+	for _, a := range m.Attachments {
+		d.Attachments = append(d.Attachments, fmt.Sprintf("%s (%s, %s)", a.Filename, a.ContentType, humanSize(a.Size)))
+	}
+	return d
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

@@ -1,0 +1,175 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+
+	"disclosured/mailbox"
+	"disclosured/store"
+)
+
+// Outbox retry policy: temporary failures back off exponentially with
+// jitter up to retryCap, and give up after giveUpAfter since the mail was
+// queued; permanent (5xx) failures give up at once.
+const (
+	retryBase   = 5 * time.Second
+	retryCap    = 15 * time.Minute
+	giveUpAfter = 72 * time.Hour
+	outboxBatch = 64
+)
+
+// RunOutbox sends due outbox mail until ctx is done. It sleeps until the
+// earliest pending mail is due, wakes early when new mail is queued, and at
+// start re-arms from the store, so mail queued before a crash goes out.
+func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
+	log := e.log.With("component", "outbox")
+	for {
+		next, err := e.sendDue(ctx, s)
+		if err != nil && ctx.Err() == nil {
+			log.Error("outbox pass failed", "err", err)
+			next = e.opts.Now().Add(retryBase)
+		}
+		wait := time.Minute
+		if !next.IsZero() {
+			wait = max(time.Until(next), 0)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-e.kick:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// sendDue sends every mail due now and returns when the next one is due.
+func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("outbox panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("outbox panicked: %v", r)
+		}
+	}()
+	for ctx.Err() == nil {
+		now := e.opts.Now()
+		var due []*store.OutMail
+		err := e.db.Update(func(tx *store.Tx) error {
+			var err error
+			due, next, err = tx.DueMail(now, outboxBatch)
+			if err != nil {
+				return err
+			}
+			// Record the attempt before trying it, so a crash mid-send
+			// cannot turn into a hot retry loop (STYLE 6).
+			for _, m := range due {
+				prev := m.NextAt
+				m.Attempts++
+				m.NextAt = now.Add(backoff(m.Attempts))
+				if err := tx.PutMail(m, prev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read due mail: %w", err)
+		}
+		if len(due) == 0 {
+			return next, nil
+		}
+		for _, m := range due {
+			if ctx.Err() != nil {
+				return time.Time{}, nil
+			}
+			sendErr := s.Send(ctx, m.From, m.To, m.Raw)
+			if err := e.settle(m, sendErr); err != nil {
+				return time.Time{}, err
+			}
+		}
+	}
+	return time.Time{}, nil
+}
+
+// settle records the result of one attempt.
+func (e *Engine) settle(m *store.OutMail, sendErr error) error {
+	now := e.opts.Now()
+	log := e.log.With("component", "outbox", "case_id", m.CaseID, "mail_id", m.ID, "kind", m.Kind)
+	return e.db.Update(func(tx *store.Tx) error {
+		cur, err := tx.Mail(m.ID)
+		if err != nil {
+			return err
+		}
+		prev := cur.NextAt
+		switch {
+		case sendErr == nil:
+			cur.Status, cur.SentAt, cur.LastError = store.MailSent, now, ""
+			log.Info("mail sent", "attempts", cur.Attempts)
+			if err := tx.PutMail(cur, prev); err != nil {
+				return err
+			}
+			return e.mailSent(tx, cur, now)
+		case mailbox.IsPermanent(sendErr) || now.Sub(cur.CreatedAt) > giveUpAfter:
+			cur.Status, cur.LastError = store.MailFailed, sendErr.Error()
+			log.Error("mail failed for good", "attempts", cur.Attempts, "err", sendErr)
+			if err := tx.PutMail(cur, prev); err != nil {
+				return err
+			}
+			return e.mailFailed(tx, cur, now)
+		default:
+			cur.LastError = sendErr.Error()
+			log.Warn("mail not sent, will retry", "attempts", cur.Attempts, "next_at", cur.NextAt, "err", sendErr)
+			return tx.PutMail(cur, prev)
+		}
+	})
+}
+
+// mailSent applies what a delivered mail means for its case: an
+// acknowledgment handed to SMTP meets the acknowledge timer.
+func (e *Engine) mailSent(tx *store.Tx, m *store.OutMail, now time.Time) error {
+	if m.CaseID == "" || m.Kind != "ack" {
+		return nil
+	}
+	c, err := tx.Case(m.CaseID)
+	if err != nil {
+		return err
+	}
+	if dl := c.Deadlines[TimerAcknowledge]; dl != nil && dl.MetAt == nil {
+		met := now
+		dl.MetAt = &met
+		if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: "timer_met", Detail: TimerAcknowledge}); err != nil {
+			return err
+		}
+		return tx.PutCase(c)
+	}
+	return nil
+}
+
+// mailFailed records a mail that will never be delivered on its case.
+func (e *Engine) mailFailed(tx *store.Tx, m *store.OutMail, now time.Time) error {
+	if m.CaseID == "" {
+		return nil
+	}
+	if _, err := tx.Case(m.CaseID); errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return tx.AppendEvent(m.CaseID, store.Event{At: now, Type: "mail_failed",
+		Detail: fmt.Sprintf("%s to %v: %s", m.Kind, m.To, m.LastError)})
+}
+
+// backoff is the delay before attempt n+1: exponential from retryBase,
+// capped, with ±20% jitter so a recovering server is not hit in lockstep.
+func backoff(attempts int) time.Duration {
+	d := retryBase << min(attempts-1, 20)
+	if d > retryCap || d <= 0 {
+		d = retryCap
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	return d + jitter
+}
