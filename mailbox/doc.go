@@ -1,0 +1,34 @@
+// Package mailbox moves raw mail between disclosured and its mail servers:
+// an IMAP Intake that watches the security@ mailbox and hands new messages to
+// a Handler in bounded batches, and an SMTP Sender that submits outgoing mail
+// over one reused connection. It works on bytes only and knows nothing of
+// cases, threads or templates.
+//
+// # Processed-marking invariant
+//
+// A message is marked processed on the IMAP server only after the Handler
+// returned nil for the batch that contained it; the Handler returns nil only
+// once every message of the batch is durably committed (SPEC §8 "no message
+// is lost"). Marking is either a move to IMAPOptions.ProcessedMailbox or, when
+// that is empty, the flags \Seen and $Processed. If the Handler fails, the
+// process crashes, or the connection drops between the Handler's commit and
+// the marking, the messages stay unmarked and are delivered again on the next
+// scan. Delivery is therefore at-least-once, and the caller deduplicates (by
+// content hash). The same holds when UIDVALIDITY changes: the mailbox is
+// simply rescanned.
+//
+// Fetching uses BODY.PEEK[] (RFC 3501 §6.4.5), so reading a message never sets
+// \Seen by itself. Without the MOVE extension (RFC 6851) the move is done as
+// UID COPY, then STORE \Deleted, then UID EXPUNGE (RFC 4315) only when UIDPLUS
+// exists, so a failed COPY never loses the source and a plain EXPUNGE never
+// removes another client's \Deleted mail.
+//
+// # Goroutines
+//
+// Intake.Run owns the IMAP connection and is the only goroutine that sends
+// commands on it. The IMAP reader goroutine only does a non-blocking send on
+// a channel when the server reports EXISTS. Timers that close a stalled
+// connection run on their own goroutines; like every goroutine this package
+// starts, they recover and log panics. Sender is safe for concurrent use; a
+// mutex serialises submissions over its single connection.
+package mailbox

@@ -1,0 +1,406 @@
+package mailbox
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// smtpSink is an in-process SMTP server that records mail and injects
+// errors.
+type smtpSink struct {
+	t           *testing.T
+	requireAuth bool
+	tlsMode     string
+	tlsConfig   *tls.Config
+	clientTLS   *tls.Config
+
+	mu       sync.Mutex
+	addr     string
+	srv      *smtp.Server
+	sessions int // TCP connections accepted
+	mails    []sinkMail
+	rcptErr  map[string]error // by recipient
+	dataErr  error
+	dataHold chan struct{} // if set, DATA signals inData, then waits for it to close
+	inData   chan struct{}
+}
+
+type sinkMail struct {
+	from string
+	to   []string
+	data string
+}
+
+func newSMTPSink(t *testing.T, requireAuth bool) *smtpSink {
+	t.Helper()
+	return newSMTPSinkTLS(t, requireAuth, "none", nil)
+}
+
+// newSMTPSinkTLS serves with tlsMode "implicit", "starttls" or "none".
+func newSMTPSinkTLS(t *testing.T, requireAuth bool, tlsMode string, cfg *tls.Config) *smtpSink {
+	t.Helper()
+	s := &smtpSink{t: t, requireAuth: requireAuth, rcptErr: map[string]error{}, tlsMode: tlsMode, tlsConfig: cfg}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *smtpSink) start() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	addr := s.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.t.Fatalf("listen: %v", err)
+	}
+	s.addr = ln.Addr().String()
+	// Count TCP connections, not Sessions: go-smtp starts a new Session
+	// after STARTTLS on the same connection.
+	ln = &countingListener{Listener: ln, sink: s}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		return &sinkSession{sink: s}, nil
+	}))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.ErrorLog = discardLogger{}
+	switch s.tlsMode {
+	case "implicit":
+		ln = tls.NewListener(ln, s.tlsConfig)
+	case "starttls":
+		srv.TLSConfig = s.tlsConfig
+	}
+	s.srv = srv
+	go srv.Serve(ln)
+}
+
+func (s *smtpSink) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+}
+
+func (s *smtpSink) address() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+func (s *smtpSink) snapshot() (sessions int, mails []sinkMail) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions, append([]sinkMail(nil), s.mails...)
+}
+
+type countingListener struct {
+	net.Listener
+	sink *smtpSink
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.sink.mu.Lock()
+		l.sink.sessions++
+		l.sink.mu.Unlock()
+	}
+	return c, err
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+func (discardLogger) Println(...any)        {}
+
+type sinkSession struct {
+	sink   *smtpSink
+	authed bool
+	from   string
+	to     []string
+}
+
+func (ss *sinkSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(identity, username, password string) error {
+		if username != "sender" || password != "secret" {
+			return smtp.ErrAuthFailed
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
+func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.sink.requireAuth && !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.sink.mu.Lock()
+	err := ss.sink.rcptErr[to]
+	ss.sink.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	ss.sink.mu.Lock()
+	hold, derr := ss.sink.dataHold, ss.sink.dataErr
+	ss.sink.mu.Unlock()
+	if hold != nil {
+		ss.sink.inData <- struct{}{}
+		<-hold
+	}
+	if derr != nil {
+		return derr
+	}
+	ss.sink.mu.Lock()
+	ss.sink.mails = append(ss.sink.mails, sinkMail{from: ss.from, to: ss.to, data: string(b)})
+	ss.sink.mu.Unlock()
+	return nil
+}
+
+func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *sinkSession) Logout() error { return nil }
+
+func testMail(i int) []byte {
+	return fmt.Appendf(nil, "From: security@example.net\r\nTo: reporter@example.org\r\n"+
+		"Subject: reply %d\r\n\r\n.leading dot %d\r\n", i, i)
+}
+
+func newTestSender(t *testing.T, sink *smtpSink, user, pass string) *Sender {
+	s := NewSender(SMTPOptions{
+		Address:   sink.address(),
+		TLS:       sink.tlsMode,
+		TLSConfig: sink.clientTLS,
+		Username:  user,
+		Password:  pass,
+		HelloName: "disclosured.test",
+		Timeout:   5 * time.Second,
+	}, testLogger(t))
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestSenderReusesOneConnection(t *testing.T) {
+	tests := []struct {
+		name        string
+		requireAuth bool
+		user, pass  string
+	}{
+		{name: "no auth"},
+		{name: "auth plain", requireAuth: true, user: "sender", pass: "secret"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newSMTPSink(t, tt.requireAuth)
+			s := newTestSender(t, sink, tt.user, tt.pass)
+			for i := range 3 {
+				if err := s.Send(t.Context(), "security@example.net", []string{"reporter@example.org"}, testMail(i)); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+			}
+			sessions, mails := sink.snapshot()
+			if sessions != 1 {
+				t.Errorf("%d connections, want 1", sessions)
+			}
+			if len(mails) != 3 {
+				t.Fatalf("%d mails received, want 3", len(mails))
+			}
+			for i, m := range mails {
+				if m.data != string(testMail(i)) || m.from != "security@example.net" ||
+					len(m.to) != 1 || m.to[0] != "reporter@example.org" {
+					t.Errorf("mail %d = %+v", i, m)
+				}
+			}
+		})
+	}
+}
+
+func TestSenderAuthFailureIsPermanent(t *testing.T) {
+	sink := newSMTPSink(t, true)
+	s := newTestSender(t, sink, "sender", "wrong")
+	err := s.Send(t.Context(), "security@example.net", []string{"reporter@example.org"}, testMail(0))
+	if err == nil || !IsPermanent(err) {
+		t.Fatalf("Send = %v, want permanent error", err)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
+
+func TestSenderErrors(t *testing.T) {
+	tests := []struct {
+		name      string
+		rcptErr   error
+		dataErr   error
+		permanent bool
+	}{
+		{name: "rcpt 450", rcptErr: &smtp.SMTPError{Code: 450, Message: "mailbox busy"}},
+		{name: "rcpt 550", rcptErr: &smtp.SMTPError{Code: 550, Message: "no such user"}, permanent: true},
+		{name: "data 451", dataErr: &smtp.SMTPError{Code: 451, Message: "try later"}},
+		{name: "data 554", dataErr: &smtp.SMTPError{Code: 554, Message: "rejected"}, permanent: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newSMTPSink(t, false)
+			sink.rcptErr["bad@example.org"] = tt.rcptErr
+			sink.dataErr = tt.dataErr
+			s := newTestSender(t, sink, "", "")
+
+			err := s.Send(t.Context(), "security@example.net", []string{"bad@example.org"}, testMail(0))
+			if err == nil {
+				t.Fatal("Send succeeded, want error")
+			}
+			if got := IsPermanent(err); got != tt.permanent {
+				t.Errorf("IsPermanent(%v) = %v, want %v", err, got, tt.permanent)
+			}
+
+			// The transaction was reset; the same connection still works.
+			sink.mu.Lock()
+			sink.dataErr = nil
+			sink.mu.Unlock()
+			if err := s.Send(t.Context(), "security@example.net", []string{"ok@example.org"}, testMail(1)); err != nil {
+				t.Fatalf("send after error: %v", err)
+			}
+			sessions, mails := sink.snapshot()
+			if sessions != 1 || len(mails) != 1 || mails[0].to[0] != "ok@example.org" {
+				t.Errorf("sessions %d, mails %+v; want 1 session and the second mail", sessions, mails)
+			}
+		})
+	}
+}
+
+func TestSenderRedialsAfterServerRestart(t *testing.T) {
+	sink := newSMTPSink(t, false)
+	s := newTestSender(t, sink, "", "")
+	send := func(i int) error {
+		return s.Send(t.Context(), "security@example.net", []string{"reporter@example.org"}, testMail(i))
+	}
+	if err := send(0); err != nil {
+		t.Fatal(err)
+	}
+	sink.stop()
+	sink.start()
+	if err := send(1); err != nil {
+		t.Fatalf("send after restart: %v", err)
+	}
+	sessions, mails := sink.snapshot()
+	if sessions != 2 || len(mails) != 2 {
+		t.Errorf("sessions %d mails %d, want 2 and 2", sessions, len(mails))
+	}
+
+	// With the server down, Send fails temporarily and later recovers.
+	sink.stop()
+	if err := send(2); err == nil || IsPermanent(err) {
+		t.Errorf("send with server down = %v, want temporary error", err)
+	}
+	sink.start()
+	if err := send(3); err != nil {
+		t.Fatalf("send after second restart: %v", err)
+	}
+}
+
+func TestSenderContextCancel(t *testing.T) {
+	sink := newSMTPSink(t, false)
+	hold := make(chan struct{})
+	sink.dataHold = hold
+	sink.inData = make(chan struct{}, 1)
+	s := newTestSender(t, sink, "", "")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Send(ctx, "security@example.net", []string{"reporter@example.org"}, testMail(0))
+	}()
+	// Once the server holds DATA, cancelling must not wait for it.
+	select {
+	case <-sink.inData:
+	case <-time.After(waitTimeout):
+		t.Fatal("server never got DATA")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Send = %v, want context.Canceled", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Send did not return after cancel")
+	}
+	sink.mu.Lock()
+	sink.dataHold = nil
+	sink.mu.Unlock()
+	close(hold)
+
+	if err := s.Send(t.Context(), "security@example.net", []string{"reporter@example.org"}, testMail(1)); err != nil {
+		t.Fatalf("send after cancel: %v", err)
+	}
+}
+
+func TestIsPermanent(t *testing.T) {
+	tests := []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{errors.New("dial tcp: connection refused"), false},
+		{&smtp.SMTPError{Code: 421}, false},
+		{&smtp.SMTPError{Code: 452}, false},
+		{&smtp.SMTPError{Code: 550}, true},
+		{fmt.Errorf("rcpt to x: %w", &smtp.SMTPError{Code: 554}), true},
+		{context.DeadlineExceeded, false},
+	}
+	for _, tt := range tests {
+		if got := IsPermanent(tt.err); got != tt.want {
+			t.Errorf("IsPermanent(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestSenderTLSModes(t *testing.T) {
+	serverCfg, clientCfg := testTLSConfigs(t)
+	for _, mode := range []string{"implicit", "starttls", "none"} {
+		t.Run(mode, func(t *testing.T) {
+			sink := newSMTPSinkTLS(t, true, mode, serverCfg)
+			sink.clientTLS = clientCfg
+			s := newTestSender(t, sink, "sender", "secret")
+			for i := range 2 {
+				if err := s.Send(t.Context(), "security@example.net", []string{"reporter@example.org"}, testMail(i)); err != nil {
+					t.Fatalf("send %d: %v", i, err)
+				}
+			}
+			if sessions, mails := sink.snapshot(); sessions != 1 || len(mails) != 2 {
+				t.Errorf("sessions %d mails %d, want 1 and 2", sessions, len(mails))
+			}
+		})
+	}
+}
