@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // NextCaseID allocates the next case ID of a year: PREFIX-YYYY-NNNN.
@@ -23,12 +24,66 @@ func (t *Tx) NextCaseID(prefix string, year int) (string, error) {
 	return fmt.Sprintf("%s-%04d-%04d", prefix, year, n), nil
 }
 
-// PutCase writes a case record.
+// PutCase writes a case record and keeps the due index in step with the
+// Next time of each of its deadlines.
 func (t *Tx) PutCase(c *Case) error {
-	if err := putJSON(t.tx.Bucket(bucketCases), []byte(c.ID), c); err != nil {
+	cases, due := t.tx.Bucket(bucketCases), t.tx.Bucket(bucketDue)
+	var old Case
+	if err := getJSON(cases, []byte(c.ID), &old); err == nil {
+		for name, d := range old.Deadlines {
+			if !d.Next.IsZero() {
+				if err := due.Delete(dueKey(d.Next, c.ID, name)); err != nil {
+					return fmt.Errorf("write case %s: %w", c.ID, err)
+				}
+			}
+		}
+	}
+	for name, d := range c.Deadlines {
+		if !d.Next.IsZero() {
+			if err := due.Put(dueKey(d.Next, c.ID, name), nil); err != nil {
+				return fmt.Errorf("write case %s: %w", c.ID, err)
+			}
+		}
+	}
+	if err := putJSON(cases, []byte(c.ID), c); err != nil {
 		return fmt.Errorf("write case %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// TimerRef names one deadline of one case.
+type TimerRef struct {
+	CaseID string
+	Timer  string
+	Next   time.Time
+}
+
+// DueTimers returns the deadlines whose Next is at or before now, earliest
+// first. It reads only the due entries, however many cases exist.
+func (t *Tx) DueTimers(now time.Time) []TimerRef {
+	var out []TimerRef
+	c := t.tx.Bucket(bucketDue).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+		if at.After(now) {
+			break
+		}
+		id, timer, _ := strings.Cut(string(k[8:]), "\x00")
+		out = append(out, TimerRef{CaseID: id, Timer: timer, Next: at})
+	}
+	return out
+}
+
+// OpenTimers counts indexed deadlines, and those due at or before now.
+func (t *Tx) OpenTimers(now time.Time) (open, due int) {
+	open = t.tx.Bucket(bucketDue).Stats().KeyN
+	return open, len(t.DueTimers(now))
+}
+
+func dueKey(at time.Time, caseID, timer string) []byte {
+	k := make([]byte, 8, 8+len(caseID)+1+len(timer))
+	binary.BigEndian.PutUint64(k, uint64(at.UnixNano()))
+	return append(append(append(k, caseID...), 0), timer...)
 }
 
 // Case reads a case; ErrNotFound when it does not exist.

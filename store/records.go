@@ -31,6 +31,9 @@ type Case struct {
 	// RefersTo is a case tag a stranger's mail carried; the new case
 	// records it instead of joining that case (SPEC §3).
 	RefersTo string `json:"refers_to,omitempty"`
+	// PausedAt is set while the case waits for the reporter (#info); the
+	// open deadlines move by the paused business time when they reply.
+	PausedAt *time.Time `json:"paused_at,omitempty"`
 	// Thread is the Message-ID of the last mail in the conversation with
 	// the reporter, which the next reply answers.
 	Thread    string    `json:"thread,omitempty"`
@@ -56,6 +59,15 @@ type Deadline struct {
 	Due      time.Time  `json:"due"`
 	MetAt    *time.Time `json:"met_at"`
 	Breached bool       `json:"breached"`
+	// Paused is the business time the deadline was moved by pauses.
+	Paused time.Duration `json:"paused,omitempty"`
+	// Reminders is how many of the configured reminder fractions were
+	// sent (or skipped when the sweep caught up past them).
+	Reminders int `json:"reminders,omitempty"`
+	// Next is when the sweep must next look at this deadline (a reminder
+	// or the due time); zero when nothing more will happen. It is indexed
+	// in the due bucket so a sweep touches only what is due.
+	Next time.Time `json:"next,omitzero"`
 }
 
 // Event is one entry of a case's append-only log.

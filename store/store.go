@@ -16,6 +16,7 @@
 //	outbox/<8-byte BE id>            -> OutMail
 //	outq/<8-byte BE unix nanos><id>  -> empty; pending outbox mail by next attempt
 //	senders/<address>|<YYYY-MM-DD>   -> acknowledgments sent that day (8-byte BE)
+//	due/<8-byte BE unix nanos><case id>\x00<timer> -> empty; Deadline.Next of every deadline
 //
 // Invariants: a case changes only inside one Update transaction that also
 // appends its events and queues its outgoing mail, so a crash leaves either
@@ -50,9 +51,10 @@ var (
 	bucketOutbox   = []byte("outbox")
 	bucketOutq     = []byte("outq")
 	bucketSenders  = []byte("senders")
+	bucketDue      = []byte("due")
 
 	allBuckets = [][]byte{bucketMeta, bucketSeq, bucketCases, bucketEvents, bucketMessages,
-		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders}
+		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders, bucketDue}
 )
 
 // ErrLocked is returned by Open when another process holds the store.

@@ -28,6 +28,31 @@ type Data struct {
 	Notes []string
 	// Count is a number the template needs (e.g. reports in a flood).
 	Count int
+
+	// Set by staff commands.
+	Severity    string
+	FixBy       string // the expected solution date, formatted
+	Message     string // what the staff member wrote above the quote
+	Reward      string // "250 EUR"
+	Reason      string // rejection reason, in words
+	DuplicateOf string
+	Credit      string
+	PublishAt   string
+	Owner       string // third-party owner address
+	// Shared is true when the reporter consented (#share) to giving their
+	// identity to a third-party owner.
+	Shared bool
+	NextDate    string // the next date promised to the reporter
+	// Sender and Command describe the mail a Done/Refused answers.
+	Sender  string
+	Command string
+	Changes []string
+	Help    string
+
+	// Set by timer mail.
+	Timer   string
+	Due     string
+	Percent int
 }
 
 // Sample returns data with every field set, used to test-render templates.
@@ -43,6 +68,11 @@ func Sample() Data {
 		IPs: []string{"192.0.2.7"}, Hosts: []string{"app.example.com"},
 		Attachments: []string{"poc.html (text/html, 1.2 KB)"},
 		Problems:    []string{"unknown charset x-foo"}, Notes: []string{"no acknowledgment sent"},
-		Count: 6,
+		Count: 6, Severity: "high", FixBy: "Fri 15 Jan 2027", Message: "We reproduced the problem.\nA fix is being tested.",
+		Reward: "250 EUR", Reason: "out of scope", DuplicateOf: "CS-2026-0000", Credit: "Ada R.",
+		PublishAt: "Mon 1 Feb 2027", Owner: "security@owner.example", NextDate: "Thu 26 Nov 2026 10:00 CET",
+		Sender: "staff@example.com", Command: "Re: [CS-2026-0001] #assess high 2027-01-15",
+		Changes: []string{"severity: high", "expected solution date: 2027-01-15"},
+		Help:    "#reply\n#note", Timer: "assess", Due: "Thu 26 Nov 2026 10:00 CET", Percent: 80,
 	}
 }

@@ -30,7 +30,10 @@ var defaults embed.FS
 var Languages = []string{"en", "nl"}
 
 // Names are the templates every language must provide.
-var Names = []string{"ack", "new-report", "reporter-replied", "flood"}
+var Names = []string{"ack", "new-report", "reporter-replied", "owner-replied", "flood", "mail-failed",
+	"done", "refused", "unauthenticated",
+	"assessment", "progress", "info", "reply", "resolved", "rejected", "duplicate", "reward", "status",
+	"thirdparty-owner", "thirdparty-reporter", "reminder", "overdue", "status-update"}
 
 // Set is a parsed, immutable collection of templates.
 type Set struct {

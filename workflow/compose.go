@@ -29,6 +29,9 @@ type outgoing struct {
 	// before it.
 	inReplyTo string
 	refs      []string
+	// toReporter marks mail in the conversation with the reporter; the
+	// case's thread moves to it.
+	toReporter bool
 	// autoSubmitted is the RFC 3834 value: auto-replied for answers to a
 	// message, auto-generated for mail nobody asked for.
 	autoSubmitted string

@@ -63,9 +63,21 @@ type Options struct {
 
 	AcksPerSenderPerDay int
 
+	// StaffAuth is "authres" (default) or "none" (tests only); AuthservID
+	// is the receiving MTA's authserv-id trusted in Authentication-Results.
+	StaffAuth  string
+	AuthservID string
+
+	// Reward bounds for #reward, in Currency.
+	RewardMin, RewardMax int
+	Currency             string
+
 	Calendar *calendar.Calendar
 	// Timers holds the duration of each promise, keyed by timer name.
 	Timers map[string]calendar.Duration
+	// RemindAt are the fractions of each timer at which staff are
+	// reminded, ascending (SPEC §6).
+	RemindAt []float64
 
 	ParseLimits parser.Limits
 

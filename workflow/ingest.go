@@ -318,49 +318,75 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 			return nil, err
 		}
 	}
-	if err := tx.PutCase(c); err != nil {
+	if err := e.putCase(tx, c); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// followUp adds a message to an existing case and tells staff when the
-// reporter (or anyone but staff) wrote.
+// followUp adds a message to an existing case. Staff mail carries
+// commands; mail from anyone else is told to staff, and the reporter's own
+// keywords are applied.
 func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *parser.Message, raw []byte) error {
-	at := rec.At
+	at, from := rec.At, p.From.Addr
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return err
 	}
-	from := p.From.Addr
+	reason := e.noReplyReason(p, raw)
+	if e.isStaff(from) {
+		rec.Kind = "staff"
+		if err := tx.UpdateMessage(rec); err != nil {
+			return err
+		}
+		if reason != "" {
+			// Our own mail, or a machine, using a staff address: never a command.
+			return tx.AppendEvent(c.ID, store.Event{At: at, Type: "note", Actor: from, MessageID: p.MessageID, Detail: reason})
+		}
+		return e.staffMail(tx, c, rec, p)
+	}
 	kind := "reporter_replied"
+	tmpl := "reporter-replied"
 	switch {
-	case e.isStaff(from):
-		kind = "staff_note"
 	case c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty):
-		kind = "owner_replied"
+		kind, tmpl = "owner_replied", "owner-replied"
 	case !strings.EqualFold(from, c.Reporter.Addr):
 		kind = "other_replied"
 	}
 	if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: kind, Actor: from, MessageID: p.MessageID}); err != nil {
 		return err
 	}
-	reason := e.noReplyReason(p, raw)
-	if kind != "staff_note" && reason == "" {
-		data := e.caseData(c, rec)
-		if kind != "reporter_replied" {
-			data.Notes = append(data.Notes, "this message is not from the reporter")
+	var notes []string
+	if kind == "reporter_replied" && reason == "" {
+		if c.PausedAt != nil {
+			e.resume(c, at)
+			notes = append(notes, "the reporter answered; the paused deadlines run again")
+			if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: "timers_resumed", Actor: from}); err != nil {
+				return err
+			}
 		}
-		if _, err := e.queue(tx, c, outgoing{kind: "reporter-replied", tmpl: "reporter-replied",
-			lang: e.opts.Languages[0], to: e.opts.StaffNotify, data: data,
-			autoSubmitted: "auto-generated"}, at); err != nil {
+		more, err := e.reporterMail(tx, c, rec, p)
+		if err != nil {
+			return err
+		}
+		notes = append(notes, more...)
+		if p.MessageID != "" {
+			c.Thread = p.MessageID
+		}
+	}
+	if reason == "" {
+		data := e.caseData(c, rec)
+		data.Notes = append(data.Notes, notes...)
+		data.Owner = c.ThirdParty
+		if kind == "other_replied" {
+			data.Notes = append(data.Notes, "this message is not from the reporter ("+from+")")
+		}
+		if _, err := e.queue(tx, c, outgoing{kind: tmpl, tmpl: tmpl, lang: e.opts.Languages[0],
+			to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
 			return err
 		}
 	}
-	if kind == "reporter_replied" && p.MessageID != "" {
-		c.Thread = p.MessageID
-	}
 	c.UpdatedAt = at
-	return tx.PutCase(c)
+	return e.putCase(tx, c)
 }
 
 // caseData fills the template data for a case and the message at hand.

@@ -146,7 +146,7 @@ func (e *Engine) mailSent(tx *store.Tx, m *store.OutMail, now time.Time) error {
 		if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: "timer_met", Detail: TimerAcknowledge}); err != nil {
 			return err
 		}
-		return tx.PutCase(c)
+		return e.putCase(tx, c)
 	}
 	return nil
 }

@@ -118,12 +118,14 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f := &fixture{db: db, now: time.Date(2026, 11, 20, 16, 0, 0, 0, ams), sink: startSink(t)}
 	timers := map[string]calendar.Duration{}
-	for name, s := range map[string]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d"} {
+	for name, s := range map[string]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d",
+		TimerProgress: "10wd", TimerThirdParty: "3wd"} {
 		timers[name], _ = calendar.ParseDuration(s)
 	}
 	f.e = New(db, Options{OrgName: "CloudSphere", OrgAddress: "security@example.test", CasePrefix: "CS",
 		Languages: []string{"en", "nl"}, StaffAddresses: []string{"staff@example.test"},
 		StaffNotify: []string{"staff@example.test"}, AcksPerSenderPerDay: 3, Calendar: cal, Timers: timers,
+		RewardMin: 50, RewardMax: 1000, Currency: "EUR", RemindAt: []float64{0.5, 0.8},
 		Now: func() time.Time { return f.now }}, tmpl)
 	return f
 }

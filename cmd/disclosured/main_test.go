@@ -198,8 +198,8 @@ func TestDaemonAcknowledgesAndThreads(t *testing.T) {
 	}
 	out, _, code = cli(t, "show", id, "--json", "-c", cfg)
 	var v struct {
-		State    string
-		Messages []struct{ Direction, Kind, Status string }
+		State     string
+		Messages  []struct{ Direction, Kind, Status string }
 		Deadlines map[string]struct {
 			Due   time.Time
 			MetAt *time.Time `json:"met_at"`

@@ -1,0 +1,68 @@
+# disclosured build, test and release targets. Run `make help` for a list.
+
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+FUZZTIME ?= 20s
+
+# Packages that may import no disclosured/ package (STYLE.md: leaves).
+LEAVES := store mailbox parser templates calendar config devmail import
+
+.PHONY: all build run test lint fuzz bench install clean help
+
+all: lint test build
+
+help:
+	@echo "targets: build run test lint fuzz bench install clean"
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/disclosured ./cmd/disclosured
+
+# A local instance on devmail, the in-process mail system.
+run: build
+	./bin/disclosured dev
+
+test:
+	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
+
+# go vet, gofmt, the dependency direction of STYLE.md, and a tidy go.mod.
+lint:
+	$(GO) vet ./...
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@fail=0; \
+	for p in $(LEAVES); do \
+	  [ -d "$$p" ] || continue; \
+	  bad=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./$$p | grep '^disclosured/' | grep -vx "disclosured/$$p"); \
+	  if [ -n "$$bad" ]; then echo "$$p is a leaf but imports: $$bad"; fail=1; fi; \
+	done; \
+	if [ -d workflow ]; then \
+	  bad=$$($(GO) list -deps ./workflow | grep -E '^disclosured/(config|cmd)(/|$$)'); \
+	  if [ -n "$$bad" ]; then echo "workflow must not import: $$bad"; fail=1; fi; \
+	fi; \
+	bad=$$($(GO) list -f '{{.ImportPath}}: {{join .Imports " "}}' ./... | grep -v '^disclosured/cmd/' | grep -E ' disclosured/cmd(/| |$$)'); \
+	if [ -n "$$bad" ]; then echo "nothing may import cmd: $$bad"; fail=1; fi; \
+	exit $$fail
+	$(GO) mod tidy -diff
+
+# Short runs of every Fuzz target in parser/ (one target per go test -fuzz).
+fuzz:
+	@targets=$$(grep -ho '^func Fuzz[A-Za-z0-9_]*' parser/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \
+	if [ -z "$$targets" ]; then echo "no fuzz targets in parser/"; exit 0; fi; \
+	for f in $$targets; do \
+	  echo "fuzz $$f ($(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./parser || exit 1; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# The systemd unit is added here once it exists.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/disclosured
+	install -m 0755 bin/disclosured $(DESTDIR)$(PREFIX)/bin/disclosured
+	install -m 0644 config.example.yaml $(DESTDIR)/etc/disclosured/config.example.yaml
+
+clean:
+	rm -rf bin
+	$(GO) clean -testcache
