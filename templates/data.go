@@ -41,8 +41,8 @@ type Data struct {
 	Owner       string // third-party owner address
 	// Shared is true when the reporter consented (#share) to giving their
 	// identity to a third-party owner.
-	Shared bool
-	NextDate    string // the next date promised to the reporter
+	Shared   bool
+	NextDate string // the next date promised to the reporter
 	// Sender and Command describe the mail a Done/Refused answers.
 	Sender  string
 	Command string

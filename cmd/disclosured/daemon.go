@@ -74,6 +74,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) e
 	}
 	start("imap", intake.Run)
 	start("outbox", func(ctx context.Context) error { return engine.RunOutbox(ctx, sender) })
+	stopSweeper, err := startSweeper(ctx, cfg.SLA.Sweep, cfg.Location(), engine, log)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return configError{err}
+	}
 	log.Info("disclosured started", "version", version, "store", cfg.Store.Path, "imap", cfg.IMAP.Address, "smtp", cfg.SMTP.Address)
 
 	var runErr error
@@ -89,6 +95,7 @@ loop:
 			reload(cfgPath, e, engine, log)
 		}
 	}
+	stopSweeper()
 	cancel()
 	wg.Wait()
 	log.Info("disclosured stopped")

@@ -47,6 +47,8 @@ Commands:
   cases [--state S] [--json]
   show ID [--json]
   import [--received TIME] FILE...   ingest .eml or mbox files as if they came over IMAP
+  sweep [--at TIME] [--dry-run]      run the timer jobs once, as if the time were TIME
+  report [--from D --to D] [--json]  SLA compliance per timer
   calendar add TIME DURATION         e.g. calendar add 2026-11-20T16:00:00+01:00 3wd
   backup FILE               write a consistent copy of the store
   version
@@ -95,6 +97,10 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return cmdShow(rest, e)
 	case "import":
 		return cmdImport(ctx, rest, e)
+	case "sweep":
+		return cmdSweep(ctx, rest, e)
+	case "report":
+		return cmdReport(rest, e)
 	case "calendar":
 		return cmdCalendar(rest, e)
 	case "backup":
