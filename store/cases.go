@@ -76,8 +76,7 @@ func (t *Tx) DueTimers(now time.Time) []TimerRef {
 
 // OpenTimers counts indexed deadlines, and those due at or before now.
 func (t *Tx) OpenTimers(now time.Time) (open, due int) {
-	open = t.tx.Bucket(bucketDue).Stats().KeyN
-	return open, len(t.DueTimers(now))
+	return countKeys(t.tx.Bucket(bucketDue)), len(t.DueTimers(now))
 }
 
 func dueKey(at time.Time, caseID, timer string) []byte {

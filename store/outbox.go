@@ -73,7 +73,7 @@ func (t *Tx) DueMail(now time.Time, limit int) ([]*OutMail, time.Time, error) {
 
 // OutboxCounts returns the number of pending and failed mails.
 func (t *Tx) OutboxCounts() (pending, failed int, err error) {
-	pending = t.tx.Bucket(bucketOutq).Stats().KeyN
+	pending = countKeys(t.tx.Bucket(bucketOutq))
 	err = t.tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
 		var m struct {
 			Status string `json:"status"`

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTemp(t *testing.T) (*DB, string) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "d.db")
+	db, err := Open(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, p
+}
+
+func TestOpenLockedStoreFailsClearly(t *testing.T) {
+	_, p := openTemp(t)
+	start := time.Now()
+	_, err := Open(p, Options{LockTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "is the daemon running?") {
+		t.Fatalf("second open: %v, want ErrLocked", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("lock timeout not honoured")
+	}
+}
+
+func TestSchemaVersionChecked(t *testing.T) {
+	db, p := openTemp(t)
+	db.Close()
+	b, err := bolt.Open(p, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte("schema"), []byte("99")) }); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := Open(p, Options{}); err == nil || !strings.Contains(err.Error(), "schema version 99") {
+		t.Errorf("open of a newer schema: %v", err)
+	}
+	if _, err := Open(filepath.Join(t.TempDir(), "missing.db"), Options{ReadOnly: true}); err == nil {
+		t.Error("read-only open of a missing store succeeded")
+	}
+}
+
+func TestCaseIDsAndMessages(t *testing.T) {
+	db, _ := openTemp(t)
+	err := db.Update(func(tx *Tx) error {
+		for _, want := range []string{"CS-2026-0001", "CS-2026-0002"} {
+			id, err := tx.NextCaseID("CS", 2026)
+			if err != nil || id != want {
+				t.Errorf("NextCaseID = %q, %v; want %q", id, err, want)
+			}
+		}
+		if id, _ := tx.NextCaseID("CS", 2027); id != "CS-2027-0001" {
+			t.Errorf("new year restarts at %s", id)
+		}
+		c := &Case{ID: "CS-2026-0001", State: "new"}
+		if err := tx.PutCase(c); err != nil {
+			return err
+		}
+		m := &Message{CaseID: c.ID, Direction: "in", MessageID: "a@x", SHA256: "abc"}
+		if err := tx.AddMessage(m, []byte("raw bytes")); err != nil {
+			return err
+		}
+		if m.Key != "CS-2026-0001/1" {
+			t.Errorf("message key %q", m.Key)
+		}
+		if id, ok := tx.CaseByMessageID("a@x"); !ok || id != c.ID {
+			t.Errorf("CaseByMessageID = %q, %v", id, ok)
+		}
+		if key, ok := tx.MessageByHash("abc"); !ok || key != m.Key {
+			t.Errorf("MessageByHash = %q, %v", key, ok)
+		}
+		raw, err := tx.Raw(m.Key)
+		if err != nil || string(raw) != "raw bytes" {
+			t.Errorf("Raw = %q, %v", raw, err)
+		}
+		for range 2 {
+			if err := tx.AppendEvent(c.ID, Event{Type: "x"}); err != nil {
+				return err
+			}
+		}
+		evs, err := tx.Events(c.ID)
+		if err != nil || len(evs) != 2 || evs[1].Seq != 2 {
+			t.Errorf("events %+v, %v", evs, err)
+		}
+		if _, err := tx.Case("CS-2026-0404"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing case: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOutboxQueue(t *testing.T) {
+	db, _ := openTemp(t)
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	err := db.Update(func(tx *Tx) error {
+		for i, at := range []time.Time{t0.Add(time.Minute), t0, t0.Add(time.Hour)} {
+			if err := tx.Enqueue(&OutMail{Kind: "k", To: []string{"a@x"}, NextAt: at, Raw: []byte{byte(i)}}); err != nil {
+				return err
+			}
+		}
+		due, next, err := tx.DueMail(t0.Add(time.Minute), 10)
+		if err != nil || len(due) != 2 || due[0].ID != 2 || due[1].ID != 1 || !next.Equal(t0.Add(time.Hour)) {
+			t.Errorf("DueMail = %d mails, next %s, %v", len(due), next, err)
+		}
+		m := due[0]
+		prev := m.NextAt
+		m.Status = MailSent
+		if err := tx.PutMail(m, prev); err != nil {
+			return err
+		}
+		pending, failed, err := tx.OutboxCounts()
+		if pending != 2 || failed != 0 || err != nil {
+			t.Errorf("counts %d pending %d failed, %v", pending, failed, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDueIndexFollowsDeadlines(t *testing.T) {
+	db, _ := openTemp(t)
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	err := db.Update(func(tx *Tx) error {
+		c := &Case{ID: "CS-2026-0001", Deadlines: map[string]*Deadline{
+			"assess":  {Next: t0},
+			"resolve": {Next: t0.Add(48 * time.Hour)},
+		}}
+		if err := tx.PutCase(c); err != nil {
+			return err
+		}
+		if got := tx.DueTimers(t0); len(got) != 1 || got[0].Timer != "assess" || got[0].CaseID != c.ID {
+			t.Errorf("DueTimers = %+v", got)
+		}
+		c.Deadlines["assess"].Next = time.Time{}
+		if err := tx.PutCase(c); err != nil {
+			return err
+		}
+		if got := tx.DueTimers(t0.Add(24 * time.Hour)); len(got) != 0 {
+			t.Errorf("stale index entry survived: %+v", got)
+		}
+		if open, due := tx.OpenTimers(t0.Add(72 * time.Hour)); open != 1 || due != 1 {
+			t.Errorf("OpenTimers = %d, %d", open, due)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSenderCounts(t *testing.T) {
+	db, _ := openTemp(t)
+	err := db.Update(func(tx *Tx) error {
+		for want := 1; want <= 3; want++ {
+			if n, err := tx.IncSenderCount("A@Example.org", "2026-11-23"); n != want || err != nil {
+				t.Errorf("IncSenderCount = %d, %v", n, err)
+			}
+		}
+		if n := tx.SenderCount("a@example.org", "2026-11-24"); n != 0 {
+			t.Errorf("next day count %d", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
