@@ -78,7 +78,10 @@ func CheckAuth(authResults []string, from string, authservID string) AuthResult 
 		return AuthResult{Reason: fmt.Sprintf("From address %q has no domain", from)}
 	}
 
+	// DMARC first: when it passes it is the stronger statement, and the
+	// Reason then names it whatever the order of results in the field.
 	var dmarcWhy, dkimWhy []string
+	var dkimOK string
 	for _, r := range results {
 		switch r := r.(type) {
 		case *authres.DMARCResult:
@@ -106,10 +109,13 @@ func CheckAuth(authResults []string, from string, authservID string) AuthResult 
 				dkimWhy = append(dkimWhy, "dkim=pass without header.d")
 			case !dkimAligned(fromDomain, d):
 				dkimWhy = append(dkimWhy, fmt.Sprintf("dkim=pass for %s but From is %s", d, fromDomain))
-			default:
-				return AuthResult{OK: true, Reason: "dkim=pass for " + d}
+			case dkimOK == "":
+				dkimOK = "dkim=pass for " + d
 			}
 		}
+	}
+	if dkimOK != "" {
+		return AuthResult{OK: true, Reason: dkimOK}
 	}
 	why := append(dmarcWhy, dkimWhy...)
 	if len(why) == 0 {

@@ -34,17 +34,17 @@ func TestStripQuoted(t *testing.T) {
 		},
 		{
 			name: "apple mail",
-			in: "We are on it.\n\n> On 5 Feb 2024, at 10:00, Jane Doe <jane@example.org> wrote:\n>\n> Hello,\n",
+			in:   "We are on it.\n\n> On 5 Feb 2024, at 10:00, Jane Doe <jane@example.org> wrote:\n>\n> Hello,\n",
 			want: "We are on it.",
 		},
 		{
 			name: "apple mail unquoted attribution",
-			in: "We are on it.\n\nOn 5 Feb 2024, at 10:00, Jane Doe <jane@example.org> wrote:\n\n> Hello,\n> \n",
+			in:   "We are on it.\n\nOn 5 Feb 2024, at 10:00, Jane Doe <jane@example.org> wrote:\n\n> Hello,\n> \n",
 			want: "We are on it.",
 		},
 		{
 			name: "apple mail dutch",
-			in: "Komt goed.\n\nGroet,\nPiet\n\nOp 5 feb. 2024 om 10:00 heeft Jane Doe <jane@example.org> het volgende geschreven:\n\n> Hallo,\n",
+			in:   "Komt goed.\n\nGroet,\nPiet\n\nOp 5 feb. 2024 om 10:00 heeft Jane Doe <jane@example.org> het volgende geschreven:\n\n> Hallo,\n",
 			want: "Komt goed.\n\nGroet,\nPiet",
 		},
 		{
@@ -144,7 +144,7 @@ func TestStripQuoted(t *testing.T) {
 		},
 		{
 			name: "inline replies under an attribution",
-			in: "Hi Jane,\n\nOn 05/02/2024 10:00, Jane Doe wrote:\n> Is it fixed?\nYes.\n> Publish?\nNo.\n\n-- \nBob\n",
+			in:   "Hi Jane,\n\nOn 05/02/2024 10:00, Jane Doe wrote:\n> Is it fixed?\nYes.\n> Publish?\nNo.\n\n-- \nBob\n",
 			want: "Hi Jane,\n\nYes.\nNo.",
 		},
 		{
@@ -207,6 +207,13 @@ func FuzzStripQuoted(f *testing.F) {
 		}
 		if out != strings.TrimSpace(out) {
 			t.Fatalf("output not trimmed: %q", out)
+		}
+		// Every output line comes from the input (trimmed at the ends).
+		lf := strings.ReplaceAll(norm, "\r", "\n")
+		for _, l := range strings.Split(out, "\n") {
+			if !strings.Contains(lf, l) {
+				t.Fatalf("output line %q not in input %q", l, in)
+			}
 		}
 	})
 }

@@ -247,6 +247,10 @@ func (e *Engine) apply(tx *store.Tx, c *store.Case, cmds []parser.Command, msg s
 			ev.Detail = "#duplicate " + target
 		case "reward":
 			amount, _ := strconv.Atoi(cmd.Args[0])
+			if len(cmd.Args) > 1 && !strings.EqualFold(cmd.Args[1], e.opts.Currency) {
+				fail("rewards are paid in %s, not %s", e.opts.Currency, cmd.Args[1])
+				break
+			}
 			if amount < e.opts.RewardMin || amount > e.opts.RewardMax {
 				fail("amount %d is outside %d..%d %s", amount, e.opts.RewardMin, e.opts.RewardMax, e.opts.Currency)
 				break

@@ -117,6 +117,7 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 		{"date in the past", "#assess high 2020-01-01", "in the past"},
 		{"reward too high", "#reward 5000", "outside 50..1000"},
 		{"reward too low", "#reward 10", "outside 50..1000"},
+		{"reward in another currency", "#reward 250 USD", "paid in EUR, not USD"},
 		{"transition not allowed", "#publish 2027-03-01", "not allowed in state acknowledged"},
 		{"unknown duplicate", "#duplicate CS-2026-0999", "unknown case CS-2026-0999"},
 		{"all or nothing", "#assess high 2027-01-15 #reward 5000", "outside"},
