@@ -360,6 +360,23 @@ func countMail(t *testing.T, env map[string]string, user, password, mailbox stri
 	return n
 }
 
+// appendMail stores raw in mailbox with the given INTERNALDATE, as if it
+// had been delivered at that time, bypassing Postfix.
+func appendMail(t *testing.T, env map[string]string, user, password, mailbox string, raw []byte, internalDate time.Time) {
+	t.Helper()
+	c := imapLogin(t, env, user, password)
+	cmd := c.Append(mailbox, int64(len(raw)), &imap.AppendOptions{Time: internalDate})
+	if _, err := cmd.Write(raw); err != nil {
+		t.Fatalf("append to %s %s: %v", user, mailbox, err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatalf("append to %s %s: %v", user, mailbox, err)
+	}
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatalf("append to %s %s: %v", user, mailbox, err)
+	}
+}
+
 // clearMailbox deletes every message in mailbox.
 func clearMailbox(t *testing.T, env map[string]string, user, password, mailbox string) {
 	t.Helper()
@@ -482,6 +499,12 @@ func writeYAML(t *testing.T, b *strings.Builder, m map[string]any, indent int) {
 			q := make([]string, len(v))
 			for i, s := range v {
 				q[i] = strconv.Quote(s)
+			}
+			fmt.Fprintf(b, "%s%s: [%s]\n", pad, k, strings.Join(q, ", "))
+		case []float64:
+			q := make([]string, len(v))
+			for i, f := range v {
+				q[i] = strconv.FormatFloat(f, 'g', -1, 64)
 			}
 			fmt.Fprintf(b, "%s%s: [%s]\n", pad, k, strings.Join(q, ", "))
 		case string:

@@ -38,6 +38,9 @@ type Case struct {
 	// the reporter, which the next reply answers.
 	Thread    string    `json:"thread,omitempty"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// ErasedAt is set when the personal data was erased; the case is
+	// then an anonymous tombstone.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 }
 
 // Reward is a reward offered to the reporter.

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -65,7 +66,11 @@ var ErrNotFound = errors.New("not found")
 
 // DB is an open store.
 type DB struct {
+	// mu lets Compact swap the file: every transaction holds it shared.
+	mu   sync.RWMutex
 	bolt *bolt.DB
+	path string
+	opts Options
 }
 
 // Options tune Open.
@@ -94,7 +99,7 @@ func Open(path string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{bolt: b}
+	db := &DB{bolt: b, path: path, opts: o}
 	if o.ReadOnly {
 		err = b.View(func(tx *bolt.Tx) error { return checkSchema(tx) })
 	} else {
@@ -136,19 +141,68 @@ func checkSchema(tx *bolt.Tx) error {
 }
 
 // Close closes the store.
-func (db *DB) Close() error { return db.bolt.Close() }
+func (db *DB) Close() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.bolt.Close()
+}
 
 // Path is the file the store lives in.
-func (db *DB) Path() string { return db.bolt.Path() }
+func (db *DB) Path() string { return db.path }
 
 // Update runs fn in one read-write transaction; fn's error rolls it back.
 func (db *DB) Update(fn func(*Tx) error) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
 	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
 }
 
 // View runs fn in one read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
 	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+}
+
+// Compact rewrites the store into a fresh file and swaps it in. bbolt
+// never shrinks a file and freed pages keep their old bytes, so after
+// erasing personal data this is what makes it really gone from disk.
+// Transactions wait while it runs.
+func (db *DB) Compact() error {
+	if db.opts.ReadOnly {
+		return errors.New("compact: store is open read-only")
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	tmp := db.path + ".compact"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: db.opts.LockTimeout})
+	if err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	if err := bolt.Compact(dst, db.bolt, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact: %w", err)
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact: %w", err)
+	}
+	dst.Close()
+	if err := db.bolt.Close(); err != nil {
+		return fmt.Errorf("compact: close old file: %w", err)
+	}
+	if err := os.Rename(tmp, db.path); err != nil {
+		return fmt.Errorf("compact: %w", err)
+	}
+	b, err := bolt.Open(db.path, 0o600, &bolt.Options{Timeout: db.opts.LockTimeout})
+	if err != nil {
+		return fmt.Errorf("compact: reopen: %w", err)
+	}
+	db.bolt = b
+	return nil
 }
 
 // Tx is a store transaction with typed accessors.

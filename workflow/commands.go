@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -36,8 +37,8 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 	if cmds == nil && perr == nil {
 		return tx.AppendEvent(c.ID, store.Event{At: at, Type: "note", Actor: from, MessageID: p.MessageID})
 	}
-	if e.opts.StaffAuth != "none" {
-		res := parser.CheckAuth(p.AuthResults, from, e.opts.AuthservID)
+	if e.opts().StaffAuth != "none" {
+		res := parser.CheckAuth(p.AuthResults, from, e.opts().AuthservID)
 		if !res.OK {
 			return e.unauthenticated(tx, c, rec, p, res.Reason)
 		}
@@ -59,7 +60,7 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 		data := e.caseData(c, rec)
 		data.Sender, data.Command, data.Problems = from, p.Subject, problems
 		data.Help = parser.KeywordHelp(parser.StaffCommands)
-		_, err := e.queue(tx, c, outgoing{kind: "refused", tmpl: "refused", lang: e.opts.Languages[0],
+		_, err := e.queue(tx, c, outgoing{kind: "refused", tmpl: "refused", lang: e.opts().Languages[0],
 			to: []string{from}, data: data, inReplyTo: p.MessageID, refs: p.References,
 			autoSubmitted: "auto-replied"}, at)
 		return err
@@ -81,7 +82,7 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 	ch.c.UpdatedAt = at
 	data := e.caseData(ch.c, rec)
 	data.Sender, data.Command, data.Changes = from, p.Subject, ch.changes
-	if _, err := e.queue(tx, ch.c, outgoing{kind: "done", tmpl: "done", lang: e.opts.Languages[0],
+	if _, err := e.queue(tx, ch.c, outgoing{kind: "done", tmpl: "done", lang: e.opts().Languages[0],
 		to: []string{from}, data: data, inReplyTo: p.MessageID, refs: p.References,
 		autoSubmitted: "auto-replied"}, at); err != nil {
 		return err
@@ -101,7 +102,7 @@ func (e *Engine) unauthenticated(tx *store.Tx, c *store.Case, rec *store.Message
 	data := e.caseData(c, rec)
 	data.Sender, data.Command, data.Problems = p.From.Addr, p.Subject, []string{reason}
 	_, err := e.queue(tx, c, outgoing{kind: "unauthenticated", tmpl: "unauthenticated",
-		lang: e.opts.Languages[0], to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, rec.At)
+		lang: e.opts().Languages[0], to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, rec.At)
 	return err
 }
 
@@ -145,7 +146,7 @@ var reasonWords = map[string]string{
 func (e *Engine) apply(tx *store.Tx, c *store.Case, cmds []parser.Command, msg string, rec *store.Message, at time.Time) (*change, []string) {
 	ch := &change{c: cloneCase(c)}
 	var problems []string
-	today := at.In(e.opts.Calendar.Location()).Format(time.DateOnly)
+	today := at.In(e.opts().Calendar.Location()).Format(time.DateOnly)
 	from := rec.From
 	for _, cmd := range cmds {
 		nc := ch.c
@@ -247,20 +248,20 @@ func (e *Engine) apply(tx *store.Tx, c *store.Case, cmds []parser.Command, msg s
 			ev.Detail = "#duplicate " + target
 		case "reward":
 			amount, _ := strconv.Atoi(cmd.Args[0])
-			if len(cmd.Args) > 1 && !strings.EqualFold(cmd.Args[1], e.opts.Currency) {
-				fail("rewards are paid in %s, not %s", e.opts.Currency, cmd.Args[1])
+			if len(cmd.Args) > 1 && !strings.EqualFold(cmd.Args[1], e.opts().Currency) {
+				fail("rewards are paid in %s, not %s", e.opts().Currency, cmd.Args[1])
 				break
 			}
-			if amount < e.opts.RewardMin || amount > e.opts.RewardMax {
-				fail("amount %d is outside %d..%d %s", amount, e.opts.RewardMin, e.opts.RewardMax, e.opts.Currency)
+			if amount < e.opts().RewardMin || amount > e.opts().RewardMax {
+				fail("amount %d is outside %d..%d %s", amount, e.opts().RewardMin, e.opts().RewardMax, e.opts().Currency)
 				break
 			}
 			if nc.State == StateRejected || nc.State == StateDuplicate {
 				fail("not allowed in state %s", nc.State)
 				break
 			}
-			nc.Reward = &store.Reward{Amount: amount, Currency: e.opts.Currency}
-			reward := fmt.Sprintf("%d %s", amount, e.opts.Currency)
+			nc.Reward = &store.Reward{Amount: amount, Currency: e.opts().Currency}
+			reward := fmt.Sprintf("%d %s", amount, e.opts().Currency)
 			toReporter("reward", func(d *templates.Data) { d.Reward = reward })
 			ch.changes = append(ch.changes, "reward offered: "+reward)
 		case "credit":
@@ -337,7 +338,7 @@ func (e *Engine) inState(c *store.Case, fail func(string, ...any), allowed ...st
 }
 
 func (e *Engine) formatDate(date string) string {
-	t, err := time.ParseInLocation(time.DateOnly, date, e.opts.Calendar.Location())
+	t, err := time.ParseInLocation(time.DateOnly, date, e.opts().Calendar.Location())
 	if err != nil {
 		return date
 	}
@@ -441,22 +442,36 @@ func scrubIdentity(text string, reporter store.Address) string {
 	var words []string
 	if reporter.Addr != "" {
 		words = append(words, reporter.Addr)
-		if local, _, ok := strings.Cut(reporter.Addr, "@"); ok && len(local) >= 3 {
+		if local, _, ok := strings.Cut(reporter.Addr, "@"); ok && len([]rune(local)) >= 3 {
 			words = append(words, local)
 		}
 	}
-	words = append(words, strings.TrimSpace(reporter.Name))
+	if n := strings.TrimSpace(reporter.Name); n != "" {
+		words = append(words, n)
+	}
 	for _, w := range strings.FieldsFunc(reporter.Name, func(r rune) bool { return r == ' ' || r == ',' || r == '.' || r == '"' }) {
 		if len([]rune(w)) >= 3 {
 			words = append(words, w)
 		}
 	}
-	for _, w := range words {
-		if w == "" {
-			continue
+	if len(words) == 0 {
+		return text
+	}
+	// Longest first, whole words only: "Ada" must not break "Canada" or
+	// "metadata", and one pass cannot scrub its own placeholder.
+	sort.Slice(words, func(i, j int) bool { return len(words[i]) > len(words[j]) })
+	alts := make([]string, len(words))
+	for i, w := range words {
+		alts[i] = regexp.QuoteMeta(w)
+	}
+	re := regexp.MustCompile(`(?i)(^|[^\p{L}\p{N}_.@+-])(` + strings.Join(alts, "|") + `)($|[^\p{L}\p{N}_@+-])`)
+	// Adjacent mentions share a boundary character, so repeat a few times.
+	for range 3 {
+		next := re.ReplaceAllString(text, "${1}[reporter]${3}")
+		if next == text {
+			break
 		}
-		re := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(w))
-		text = re.ReplaceAllString(text, "[reporter]")
+		text = next
 	}
 	return text
 }
@@ -483,13 +498,13 @@ func (e *Engine) thirdParty(tx *store.Tx, c *store.Case, owner, msg string, at t
 		}
 	}
 	ch.mails = append(ch.mails, outgoing{kind: "thirdparty-owner", tmpl: "thirdparty-owner",
-		lang: e.opts.Languages[0], to: []string{owner}, data: d, autoSubmitted: "auto-generated"})
+		lang: e.opts().Languages[0], to: []string{owner}, data: d, autoSubmitted: "auto-generated"})
 	rd := e.caseData(c, &first)
 	rd.Owner, rd.Shared, rd.Message = owner, shared, ""
 	ch.mails = append(ch.mails, outgoing{kind: "thirdparty-reporter", tmpl: "thirdparty-reporter",
 		lang: c.Language, to: []string{c.Reporter.Addr}, data: rd, inReplyTo: c.Thread, toReporter: true,
 		autoSubmitted: "auto-replied"})
-	dl := &store.Deadline{Start: c.ReceivedAt, Due: e.opts.Calendar.Add(c.ReceivedAt, e.opts.Timers[TimerThirdParty])}
+	dl := &store.Deadline{Start: c.ReceivedAt, Due: e.opts().Calendar.Add(c.ReceivedAt, e.opts().Timers[TimerThirdParty])}
 	c.Deadlines[TimerThirdParty] = dl
 	e.meet(c, TimerThirdParty, at, ch)
 }

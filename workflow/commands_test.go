@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"disclosured/store"
 )
 
 const staffAddr = "staff@example.test"
@@ -43,7 +45,7 @@ func subjects(ms []sunk) []string {
 
 func TestFullCaseLife(t *testing.T) {
 	f := newFixture(t)
-	f.e.opts.StaffAuth = "none"
+	f.e.opts().StaffAuth = "none"
 	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
 	_, mark := f.sentSince(t, 0)
 	steps := []struct {
@@ -127,7 +129,7 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.e.opts.StaffAuth = "none"
+			f.e.opts().StaffAuth = "none"
 			id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
 			_, mark := f.sentSince(t, 0)
 			before := f.show(t, id)
@@ -154,7 +156,7 @@ func TestRefusedCommandsChangeNothing(t *testing.T) {
 
 func TestReporterSubjectCannotCommand(t *testing.T) {
 	f := newFixture(t)
-	f.e.opts.StaffAuth = "none"
+	f.e.opts().StaffAuth = "none"
 	id := f.ingest(t, report("ada@example.org", "pay me #reward 1000 #close", "r1@example.org", "")).CaseID
 	f.ingest(t, []byte("From: staff@example.test\r\nSubject: Re: ["+id+"] New report: pay me #reward 1000 #close\r\nMessage-ID: <s1@x>\r\n\r\nlooking\r\n"))
 	if v := f.show(t, id); v.Reward != nil || v.State != StateAcknowledged {
@@ -177,7 +179,7 @@ func TestStaffAuthentication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.e.opts.StaffAuth, f.e.opts.AuthservID = "authres", "mx.example.test"
+			f.e.opts().StaffAuth, f.e.opts().AuthservID = "authres", "mx.example.test"
 			id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
 			_, mark := f.sentSince(t, 0)
 			f.ingest(t, staffMail(id, "#assess low 2027-01-15", "ok", tt.headers))
@@ -230,7 +232,7 @@ func TestReporterKeywords(t *testing.T) {
 
 func TestInfoPausesTimers(t *testing.T) {
 	f := newFixture(t)
-	f.e.opts.StaffAuth = "none"
+	f.e.opts().StaffAuth = "none"
 	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
 	due := f.show(t, id).Deadlines[TimerAssess].Due
 	f.now = time.Date(2026, 11, 23, 10, 0, 0, 0, f.now.Location()) // Monday 10:00
@@ -245,7 +247,7 @@ func TestInfoPausesTimers(t *testing.T) {
 
 func TestThirdPartyForwardHidesReporter(t *testing.T) {
 	f := newFixture(t)
-	f.e.opts.StaffAuth = "none"
+	f.e.opts().StaffAuth = "none"
 	raw := []byte("From: Ada Lovelace <ada.lovelace@example.org>\r\nTo: security@example.test\r\nSubject: Open admin panel\r\n" +
 		"Message-ID: <tp1@example.org>\r\n\r\nHi, I am Ada Lovelace (ada.lovelace@example.org).\r\n" +
 		"The admin panel at https://partner.example.net/admin has no password.\r\n\r\nKind regards,\r\nAda Lovelace\r\n+31 6 1234 5678\r\n")
@@ -282,5 +284,20 @@ func TestThirdPartyForwardHidesReporter(t *testing.T) {
 	got, _ = f.sentSince(t, mark)
 	if subs := subjects(got); len(subs) != 1 || !strings.HasPrefix(subs[0], staffAddr+" [CS-2026-0001] Owner replied:") {
 		t.Errorf("owner reply mails: %q", subs)
+	}
+}
+
+func TestScrubIdentityKeepsTechnicalContent(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Ada wrote: fields=metadata in Canada", "[reporter] wrote: fields=metadata in Canada"},
+		{"mail ada.l@example.org or ada.l", "mail [reporter] or [reporter]"},
+		{"Zoë Ada Ada.", "[reporter] [reporter]."},
+		{"https://x.example/ada_l/ada", "https://x.example/ada_l/[reporter]"},
+	}
+	for _, tt := range tests {
+		got := scrubIdentity(tt.in, store.Address{Name: "Zoë Ada", Addr: "ada.l@example.org"})
+		if got != tt.want {
+			t.Errorf("scrub(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -38,8 +38,12 @@ type outgoing struct {
 }
 
 // queue renders o, writes it to the outbox and records it as an outgoing
-// message of case c, all inside tx. It returns the new Message-ID.
-func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, now time.Time) (string, error) {
+// message of case c, all inside tx. It returns the new Message-ID. at is
+// the time of the event that causes the mail (a receipt time, or the time
+// a sweep runs as); the mail itself is due at once on the real clock, or a
+// future-dated event would hold it back.
+func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, at time.Time) (string, error) {
+	now := e.opts().Now()
 	subject, body, err := e.tmpl.Load().Render(o.tmpl, o.lang, o.data)
 	if err != nil {
 		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
@@ -49,17 +53,17 @@ func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, now time.Time) (
 	if err != nil {
 		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
 	}
-	m := &store.OutMail{CaseID: c.ID, Kind: o.kind, From: e.opts.OrgAddress, To: o.to,
+	m := &store.OutMail{CaseID: c.ID, Kind: o.kind, From: e.opts().OrgAddress, To: o.to,
 		Raw: raw, NextAt: now, CreatedAt: now}
 	if err := tx.Enqueue(m); err != nil {
 		return "", fmt.Errorf("queue %s for %s: %w", o.kind, c.ID, err)
 	}
-	rec := &store.Message{CaseID: c.ID, Direction: "out", Kind: o.kind, From: e.opts.OrgAddress,
-		To: o.to, Subject: subject, MessageID: msgID, At: now, OutboxID: m.ID}
+	rec := &store.Message{CaseID: c.ID, Direction: "out", Kind: o.kind, From: e.opts().OrgAddress,
+		To: o.to, Subject: subject, MessageID: msgID, At: at, OutboxID: m.ID}
 	if err := tx.AddMessage(rec, nil); err != nil {
 		return "", err
 	}
-	err = tx.AppendEvent(c.ID, store.Event{At: now, Type: "mail_queued", MessageID: msgID,
+	err = tx.AppendEvent(c.ID, store.Event{At: at, Type: "mail_queued", MessageID: msgID,
 		Detail: o.kind + " to " + strings.Join(o.to, ", ")})
 	return msgID, err
 }
@@ -67,7 +71,7 @@ func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, now time.Time) (
 func (e *Engine) newMessageID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:]) + "@" + e.opts.Domain
+	return hex.EncodeToString(b[:]) + "@" + e.opts().Domain
 }
 
 // build writes a single-part text/plain mail with the headers SPEC §3 and
@@ -75,7 +79,7 @@ func (e *Engine) newMessageID() string {
 func (e *Engine) build(caseID string, o outgoing, subject, body, msgID string, now time.Time) ([]byte, error) {
 	var h mail.Header
 	h.SetDate(now)
-	h.SetAddressList("From", []*mail.Address{{Name: e.opts.OrgName, Address: e.opts.OrgAddress}})
+	h.SetAddressList("From", []*mail.Address{{Name: e.opts().OrgName, Address: e.opts().OrgAddress}})
 	var to []*mail.Address
 	for _, a := range o.to {
 		to = append(to, &mail.Address{Address: a})
@@ -112,5 +116,5 @@ func (e *Engine) formatTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.In(e.opts.Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST")
+	return t.In(e.opts().Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST")
 }

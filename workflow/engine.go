@@ -84,13 +84,24 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for the outbox; nil means time.Now.
 	Now func() time.Time
+
+	// Observer, if set, is told what happened, for metrics.
+	Observer Observer
+}
+
+// Observer receives counts of what the engine did. Nil funcs are skipped.
+type Observer struct {
+	Ingested   func(class string)
+	MailSent   func(kind string)
+	MailFailed func(kind string)
+	Panicked   func(component string)
 }
 
 // Engine applies mail to cases. It is safe for concurrent use; store
 // transactions serialise the writers.
 type Engine struct {
 	db   *store.DB
-	opts Options
+	cur  atomic.Pointer[Options]
 	tmpl atomic.Pointer[templates.Set]
 	log  *slog.Logger
 	kick chan struct{}
@@ -98,6 +109,14 @@ type Engine struct {
 
 // New returns an engine over db.
 func New(db *store.DB, o Options, t *templates.Set) *Engine {
+	o = withDefaults(o)
+	e := &Engine{db: db, log: o.Logger.With("component", "workflow"), kick: make(chan struct{}, 1)}
+	e.cur.Store(&o)
+	e.tmpl.Store(t)
+	return e
+}
+
+func withDefaults(o Options) Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -110,13 +129,22 @@ func New(db *store.DB, o Options, t *templates.Set) *Engine {
 	if o.Domain == "" {
 		_, o.Domain, _ = strings.Cut(o.OrgAddress, "@")
 	}
-	e := &Engine{db: db, opts: o, log: o.Logger.With("component", "workflow"), kick: make(chan struct{}, 1)}
-	e.tmpl.Store(t)
-	return e
+	return o
 }
 
-// SetTemplates swaps in a new, already validated template set (reload).
-func (e *Engine) SetTemplates(t *templates.Set) { e.tmpl.Store(t) }
+// opts is the current options; a reload swaps them whole.
+func (e *Engine) opts() *Options { return e.cur.Load() }
+
+// Reload swaps in new, already validated options and templates (SIGHUP).
+// Work in progress finishes on the values it started with.
+func (e *Engine) Reload(o Options, t *templates.Set) {
+	o = withDefaults(o)
+	e.cur.Store(&o)
+	e.tmpl.Store(t)
+}
+
+// DB is the store the engine works on.
+func (e *Engine) DB() *store.DB { return e.db }
 
 // kickOutbox wakes the outbox loop without blocking.
 func (e *Engine) kickOutbox() {
@@ -126,10 +154,10 @@ func (e *Engine) kickOutbox() {
 	}
 }
 
-func (e *Engine) isStaff(addr string) bool { return containsFold(e.opts.StaffAddresses, addr) }
+func (e *Engine) isStaff(addr string) bool { return containsFold(e.opts().StaffAddresses, addr) }
 
 func (e *Engine) isOwnAddress(addr string) bool {
-	return addr != "" && strings.EqualFold(addr, e.opts.OrgAddress)
+	return addr != "" && strings.EqualFold(addr, e.opts().OrgAddress)
 }
 
 func containsFold(list []string, s string) bool {

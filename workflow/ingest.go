@@ -83,6 +83,9 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 			e.log.Debug("message already ingested", "case_id", o.CaseID)
 			continue
 		}
+		if f := e.opts().Observer.Ingested; f != nil {
+			f(o.Class)
+		}
 		e.log.Info("message ingested", "case_id", o.CaseID, "new_case", o.New, "class", o.Class)
 	}
 	e.kickOutbox()
@@ -95,11 +98,12 @@ func (e *Engine) parse(raw []byte) (p *parser.Message) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("parser panicked", "panic", fmt.Sprint(r))
+			e.panicked("parser")
 			p = &parser.Message{Class: "human", Problems: []string{fmt.Sprintf("parser failed: %v", r)},
 				Text: strings.ToValidUTF8(string(raw[:min(len(raw), 64<<10)]), "\uFFFD")}
 		}
 	}()
-	return parser.Parse(raw, e.opts.ParseLimits)
+	return parser.Parse(raw, e.opts().ParseLimits)
 }
 
 var tagRE = regexp.MustCompile(`\[([A-Z0-9]{1,10}-\d{4}-\d{4,})\]`)
@@ -110,7 +114,7 @@ var tagRE = regexp.MustCompile(`\[([A-Z0-9]{1,10}-\d{4}-\d{4,})\]`)
 // the message may join it.
 func (e *Engine) thread(tx *store.Tx, p *parser.Message) (c *store.Case, tagged string, err error) {
 	for _, m := range tagRE.FindAllStringSubmatch(p.Subject, -1) {
-		if !strings.HasPrefix(m[1], e.opts.CasePrefix+"-") {
+		if !strings.HasPrefix(m[1], e.opts().CasePrefix+"-") {
 			continue
 		}
 		c, err := tx.Case(m[1])
@@ -222,19 +226,19 @@ func hasLoopHeader(raw []byte) bool {
 }
 
 func (e *Engine) language(p *parser.Message) string {
-	for _, l := range e.opts.Languages {
+	for _, l := range e.opts().Languages {
 		if l == p.Language {
 			return l
 		}
 	}
-	return e.opts.Languages[0]
+	return e.opts().Languages[0]
 }
 
 // open creates a case for a message that belongs to none.
 func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw []byte, tagged string) (*store.Case, error) {
 	at := rec.At
-	local := at.In(e.opts.Calendar.Location())
-	id, err := tx.NextCaseID(e.opts.CasePrefix, local.Year())
+	local := at.In(e.opts().Calendar.Location())
+	id, err := tx.NextCaseID(e.opts().CasePrefix, local.Year())
 	if err != nil {
 		return nil, err
 	}
@@ -246,8 +250,8 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		Subject: subject, ReceivedAt: at, Language: e.language(p), Class: rec.Class,
 		RefersTo: tagged, Thread: p.MessageID, UpdatedAt: at, Deadlines: map[string]*store.Deadline{}}
 	for _, name := range []string{TimerAcknowledge, TimerAssess, TimerResolve} {
-		if d, ok := e.opts.Timers[name]; ok {
-			c.Deadlines[name] = &store.Deadline{Start: at, Due: e.opts.Calendar.Add(at, d)}
+		if d, ok := e.opts().Timers[name]; ok {
+			c.Deadlines[name] = &store.Deadline{Start: at, Due: e.opts().Calendar.Add(at, d)}
 		}
 	}
 	rec.CaseID = id
@@ -272,7 +276,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		if err != nil {
 			return nil, err
 		}
-		limit := e.opts.AcksPerSenderPerDay
+		limit := e.opts().AcksPerSenderPerDay
 		switch {
 		case limit <= 0 || n <= limit:
 			ack = true
@@ -305,16 +309,16 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 	case loop:
 		// Our own mail came back: store it, tell nobody, or we would loop.
 	case flood:
-		data.Count = e.opts.AcksPerSenderPerDay + 1
-		if _, err := e.queue(tx, c, outgoing{kind: "flood", tmpl: "flood", lang: e.opts.Languages[0],
-			to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+		data.Count = e.opts().AcksPerSenderPerDay + 1
+		if _, err := e.queue(tx, c, outgoing{kind: "flood", tmpl: "flood", lang: e.opts().Languages[0],
+			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
 			return nil, err
 		}
 	case reason != "" && strings.HasPrefix(reason, "more than"):
 		// Flood already announced once today.
 	default:
-		if _, err := e.queue(tx, c, outgoing{kind: "new-report", tmpl: "new-report", lang: e.opts.Languages[0],
-			to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+		if _, err := e.queue(tx, c, outgoing{kind: "new-report", tmpl: "new-report", lang: e.opts().Languages[0],
+			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
 			return nil, err
 		}
 	}
@@ -380,8 +384,8 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 		if kind == "other_replied" {
 			data.Notes = append(data.Notes, "this message is not from the reporter ("+from+")")
 		}
-		if _, err := e.queue(tx, c, outgoing{kind: tmpl, tmpl: tmpl, lang: e.opts.Languages[0],
-			to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+		if _, err := e.queue(tx, c, outgoing{kind: tmpl, tmpl: tmpl, lang: e.opts().Languages[0],
+			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
 			return err
 		}
 	}
@@ -391,7 +395,7 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 
 // caseData fills the template data for a case and the message at hand.
 func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
-	d := templates.Data{OrgName: e.opts.OrgName, OrgAddress: e.opts.OrgAddress, CaseID: c.ID,
+	d := templates.Data{OrgName: e.opts().OrgName, OrgAddress: e.opts().OrgAddress, CaseID: c.ID,
 		Subject: c.Subject, State: c.State, ReporterName: c.Reporter.Name, ReporterAddr: c.Reporter.Addr,
 		ReceivedAt: e.formatTime(m.At), Text: m.Text, Class: m.Class, URLs: m.URLs, IPs: m.IPs,
 		Hosts: m.Hosts, Problems: m.Problems}

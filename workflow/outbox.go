@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"disclosured/mailbox"
@@ -31,7 +32,7 @@ func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 		next, err := e.sendDue(ctx, s)
 		if err != nil && ctx.Err() == nil {
 			log.Error("outbox pass failed", "err", err)
-			next = e.opts.Now().Add(retryBase)
+			next = e.opts().Now().Add(retryBase)
 		}
 		wait := time.Minute
 		if !next.IsZero() {
@@ -54,11 +55,12 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("outbox panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			e.panicked("outbox")
 			err = fmt.Errorf("outbox panicked: %v", r)
 		}
 	}()
 	for ctx.Err() == nil {
-		now := e.opts.Now()
+		now := e.opts().Now()
 		var due []*store.OutMail
 		err := e.db.Update(func(tx *store.Tx) error {
 			var err error
@@ -99,7 +101,7 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 
 // settle records the result of one attempt.
 func (e *Engine) settle(m *store.OutMail, sendErr error) error {
-	now := e.opts.Now()
+	now := e.opts().Now()
 	log := e.log.With("component", "outbox", "case_id", m.CaseID, "mail_id", m.ID, "kind", m.Kind)
 	return e.db.Update(func(tx *store.Tx) error {
 		cur, err := tx.Mail(m.ID)
@@ -111,6 +113,9 @@ func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 		case sendErr == nil:
 			cur.Status, cur.SentAt, cur.LastError = store.MailSent, now, ""
 			log.Info("mail sent", "attempts", cur.Attempts)
+			if f := e.opts().Observer.MailSent; f != nil {
+				f(cur.Kind)
+			}
 			if err := tx.PutMail(cur, prev); err != nil {
 				return err
 			}
@@ -118,6 +123,9 @@ func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 		case mailbox.IsPermanent(sendErr) || now.Sub(cur.CreatedAt) > giveUpAfter:
 			cur.Status, cur.LastError = store.MailFailed, sendErr.Error()
 			log.Error("mail failed for good", "attempts", cur.Attempts, "err", sendErr)
+			if f := e.opts().Observer.MailFailed; f != nil {
+				f(cur.Kind)
+			}
 			if err := tx.PutMail(cur, prev); err != nil {
 				return err
 			}
@@ -151,16 +159,37 @@ func (e *Engine) mailSent(tx *store.Tx, m *store.OutMail, now time.Time) error {
 	return nil
 }
 
-// mailFailed records a mail that will never be delivered on its case.
+// staffKinds are the mails that go to staff; a failure of one of them is
+// recorded but not announced by mail, which could only fail again.
+var staffKinds = map[string]bool{"new-report": true, "reporter-replied": true, "owner-replied": true,
+	"flood": true, "done": true, "refused": true, "unauthenticated": true, "reminder": true,
+	"overdue": true, "mail-failed": true}
+
+// mailFailed records a mail that will never be delivered on its case and,
+// when it was not mail to staff, tells staff.
 func (e *Engine) mailFailed(tx *store.Tx, m *store.OutMail, now time.Time) error {
 	if m.CaseID == "" {
 		return nil
 	}
-	if _, err := tx.Case(m.CaseID); errors.Is(err, store.ErrNotFound) {
+	c, err := tx.Case(m.CaseID)
+	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	return tx.AppendEvent(m.CaseID, store.Event{At: now, Type: "mail_failed",
-		Detail: fmt.Sprintf("%s to %v: %s", m.Kind, m.To, m.LastError)})
+	if err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("%s to %s: %s", m.Kind, strings.Join(m.To, ", "), m.LastError)
+	if err := tx.AppendEvent(m.CaseID, store.Event{At: now, Type: "mail_failed", Detail: detail}); err != nil {
+		return err
+	}
+	if staffKinds[m.Kind] {
+		return nil
+	}
+	data := e.caseData(c, &store.Message{At: c.ReceivedAt})
+	data.Notes = []string{"Undelivered: " + detail}
+	_, err = e.queue(tx, c, outgoing{kind: "mail-failed", tmpl: "mail-failed", lang: e.opts().Languages[0],
+		to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, now)
+	return err
 }
 
 // backoff is the delay before attempt n+1: exponential from retryBase,
@@ -172,4 +201,10 @@ func backoff(attempts int) time.Duration {
 	}
 	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	return d + jitter
+}
+
+func (e *Engine) panicked(component string) {
+	if f := e.opts().Observer.Panicked; f != nil {
+		f(component)
+	}
 }

@@ -82,7 +82,7 @@ func (e *Engine) sweepTimer(tx *store.Tx, c *store.Case, name string, now time.T
 	}
 	data := e.caseData(c, &store.Message{At: c.ReceivedAt})
 	data.Timer, data.Due = name, e.formatTime(d.Due)
-	fr := e.opts.RemindAt
+	fr := e.opts().RemindAt
 	switch {
 	case !now.Before(d.Due) && name == TimerProgress:
 		// The policy promises progress updates: send one on our own, and
@@ -104,8 +104,8 @@ func (e *Engine) sweepTimer(tx *store.Tx, c *store.Case, name string, now time.T
 			tx.AppendEvent(c.ID, store.Event{At: now, Type: "status_update", Detail: name})
 	case !now.Before(d.Due):
 		d.Breached, d.Reminders = true, len(fr)
-		to := append(append([]string(nil), e.opts.StaffNotify...), e.opts.StaffEscalate...)
-		if _, err := e.queue(tx, c, outgoing{kind: "overdue", tmpl: "overdue", lang: e.opts.Languages[0],
+		to := append(append([]string(nil), e.opts().StaffNotify...), e.opts().StaffEscalate...)
+		if _, err := e.queue(tx, c, outgoing{kind: "overdue", tmpl: "overdue", lang: e.opts().Languages[0],
 			to: to, data: data, autoSubmitted: "auto-generated"}, now); err != nil {
 			return nil, err
 		}
@@ -123,8 +123,8 @@ func (e *Engine) sweepTimer(tx *store.Tx, c *store.Case, name string, now time.T
 	}
 	d.Reminders = last + 1
 	data.Percent = int(fr[last]*100 + 0.5)
-	if _, err := e.queue(tx, c, outgoing{kind: "reminder", tmpl: "reminder", lang: e.opts.Languages[0],
-		to: e.opts.StaffNotify, data: data, autoSubmitted: "auto-generated"}, now); err != nil {
+	if _, err := e.queue(tx, c, outgoing{kind: "reminder", tmpl: "reminder", lang: e.opts().Languages[0],
+		to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, now); err != nil {
 		return nil, err
 	}
 	return &SweepAction{CaseID: c.ID, Timer: name, Kind: "reminder", Due: d.Due, Percent: data.Percent},
@@ -144,9 +144,9 @@ func (e *Engine) running(c *store.Case) bool {
 // fractionTime is when fraction f of a deadline has elapsed: in business
 // time for working-day timers, in wall time for calendar-day timers.
 func (e *Engine) fractionTime(name string, d *store.Deadline, f float64) time.Time {
-	if dur, ok := e.opts.Timers[name]; ok && dur.Working {
-		span := e.opts.Calendar.Business(d.Start, d.Due)
-		return e.opts.Calendar.AddBusiness(d.Start, time.Duration(f*float64(span)))
+	if dur, ok := e.opts().Timers[name]; ok && dur.Working {
+		span := e.opts().Calendar.Business(d.Start, d.Due)
+		return e.opts().Calendar.AddBusiness(d.Start, time.Duration(f*float64(span)))
 	}
 	return d.Start.Add(time.Duration(f * float64(d.Due.Sub(d.Start))))
 }
@@ -160,8 +160,8 @@ func (e *Engine) schedule(c *store.Case) {
 			continue
 		}
 		d.Next = d.Due
-		if d.Reminders < len(e.opts.RemindAt) {
-			if t := e.fractionTime(name, d, e.opts.RemindAt[d.Reminders]); t.Before(d.Due) {
+		if d.Reminders < len(e.opts().RemindAt) {
+			if t := e.fractionTime(name, d, e.opts().RemindAt[d.Reminders]); t.Before(d.Due) {
 				d.Next = t
 			}
 		}

@@ -21,11 +21,11 @@ func (e *Engine) meet(c *store.Case, name string, at time.Time, ch *change) {
 
 // startTimer (re)starts a timer from at with its configured duration.
 func (e *Engine) startTimer(c *store.Case, name string, at time.Time) {
-	dur, ok := e.opts.Timers[name]
+	dur, ok := e.opts().Timers[name]
 	if !ok {
 		return
 	}
-	c.Deadlines[name] = &store.Deadline{Start: at, Due: e.opts.Calendar.Add(at, dur)}
+	c.Deadlines[name] = &store.Deadline{Start: at, Due: e.opts().Calendar.Add(at, dur)}
 }
 
 // stopTimer drops a timer that no longer applies (e.g. progress updates
@@ -51,10 +51,10 @@ func (e *Engine) resume(c *store.Case, at time.Time) {
 	if c.PausedAt == nil {
 		return
 	}
-	paused := e.opts.Calendar.Business(*c.PausedAt, at)
+	paused := e.opts().Calendar.Business(*c.PausedAt, at)
 	for _, d := range c.Deadlines {
 		if d.MetAt == nil && !d.Breached {
-			d.Due = e.opts.Calendar.AddBusiness(d.Due, paused)
+			d.Due = e.opts().Calendar.AddBusiness(d.Due, paused)
 			d.Paused += paused
 		}
 	}

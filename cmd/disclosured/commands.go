@@ -46,23 +46,18 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func cmdCases(args []string, e env) error {
-	fs, cfgPath := newFlags("cases", e)
+func casesCmd(_ context.Context, args []string, s *session, e env) error {
+	fs, _ := newFlags("cases", e)
 	state := fs.String("state", "", "only cases in this state")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath, e)
-	if err != nil {
+	if err := s.ready(); err != nil {
 		return err
 	}
-	db, err := openStore(cfg, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	list, err := workflow.ListCases(db, *state)
+	cfg := s.cfg
+	list, err := workflow.ListCases(s.db, *state)
 	if err != nil {
 		return err
 	}
@@ -78,8 +73,8 @@ func cmdCases(args []string, e env) error {
 	return tw.Flush()
 }
 
-func cmdShow(args []string, e env) error {
-	fs, cfgPath := newFlags("show", e)
+func showCmd(_ context.Context, args []string, s *session, e env) error {
+	fs, _ := newFlags("show", e)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -87,23 +82,17 @@ func cmdShow(args []string, e env) error {
 	if fs.NArg() != 1 {
 		return usageError{"usage: disclosured show ID [--json]"}
 	}
-	cfg, err := loadConfig(*cfgPath, e)
-	if err != nil {
+	if err := s.ready(); err != nil {
 		return err
 	}
-	db, err := openStore(cfg, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	v, err := workflow.ShowCase(db, strings.ToUpper(fs.Arg(0)))
+	v, err := workflow.ShowCase(s.db, strings.ToUpper(fs.Arg(0)))
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return writeJSON(e.stdout, v)
 	}
-	printCase(e.stdout, v, cfg.Location())
+	printCase(e.stdout, v, s.cfg.Location())
 	return nil
 }
 
@@ -172,8 +161,8 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-func cmdImport(ctx context.Context, args []string, e env) error {
-	fs, cfgPath := newFlags("import", e)
+func importCmd(ctx context.Context, args []string, s *session, e env) error {
+	fs, _ := newFlags("import", e)
 	received := fs.String("received", "", "receipt time (RFC 3339); default the file's modification time")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -189,27 +178,22 @@ func cmdImport(ctx context.Context, args []string, e env) error {
 		}
 		at = t
 	}
-	cfg, err := loadConfig(*cfgPath, e)
-	if err != nil {
+	if err := s.ready(); err != nil {
 		return err
 	}
-	engine, db, err := openEngine(cfg, newLogger(cfg, io.Discard))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	cfg, engine := s.cfg, s.engine
 	for _, path := range fs.Args() {
-		data, err := os.ReadFile(path)
+		data, err := s.readFile(path)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
 		when := at
 		if when.IsZero() {
-			st, err := os.Stat(path)
-			if err != nil {
-				return fmt.Errorf("import: %w", err)
+			// The file time when it can be read here, else now.
+			when = time.Now()
+			if st, err := os.Stat(path); err == nil {
+				when = st.ModTime()
 			}
-			when = st.ModTime()
 		}
 		var batch []workflow.Incoming
 		for _, raw := range splitMbox(data) {
@@ -310,46 +294,18 @@ func cmdCalendar(args []string, e env) error {
 	return nil
 }
 
-func cmdBackup(args []string, e env) error {
-	fs, cfgPath := newFlags("backup", e)
+// backupCmd writes a consistent copy of the store to stdout; the client
+// side (backupTarget) puts it in the file.
+func backupCmd(_ context.Context, args []string, s *session, e env) error {
+	fs, _ := newFlags("backup", e)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{"usage: disclosured backup FILE"}
-	}
-	cfg, err := loadConfig(*cfgPath, e)
-	if err != nil {
+	if err := s.ready(); err != nil {
 		return err
 	}
-	db, err := openStore(cfg, true)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	dst := fs.Arg(0)
-	tmp := dst + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	err = db.View(func(tx *store.Tx) error {
-		_, err := tx.WriteTo(f)
+	return s.db.View(func(tx *store.Tx) error {
+		_, err := tx.WriteTo(e.stdout)
 		return err
 	})
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("backup to %s: %w", dst, err)
-	}
-	fmt.Fprintln(e.stdout, "backup written to", dst)
-	return nil
 }

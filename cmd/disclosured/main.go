@@ -50,7 +50,8 @@ Commands:
   sweep [--at TIME] [--dry-run]      run the timer jobs once, as if the time were TIME
   report [--from D --to D] [--json]  SLA compliance per timer
   calendar add TIME DURATION         e.g. calendar add 2026-11-20T16:00:00+01:00 3wd
-  backup FILE               write a consistent copy of the store
+  backup FILE               write a consistent copy of the store (also while the daemon runs)
+  erase ID                  remove a case's personal data, keep an anonymous tombstone
   version
 
 Every command takes -c, --config FILE (default /etc/disclosured/config.yaml, then ./config.yaml).
@@ -68,6 +69,10 @@ func main() {
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
+	}
+	var st exitStatus
+	if errors.As(err, &st) {
+		return int(st)
 	}
 	fmt.Fprintln(stderr, "disclosured:", err)
 	var ue usageError
@@ -91,20 +96,10 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return cmdDev(ctx, rest, e)
 	case "check-config":
 		return cmdCheckConfig(rest, e)
-	case "cases":
-		return cmdCases(rest, e)
-	case "show":
-		return cmdShow(rest, e)
-	case "import":
-		return cmdImport(ctx, rest, e)
-	case "sweep":
-		return cmdSweep(ctx, rest, e)
-	case "report":
-		return cmdReport(rest, e)
+	case "cases", "show", "import", "sweep", "report", "backup", "erase":
+		return runStoreCmd(ctx, cmd, rest, e)
 	case "calendar":
 		return cmdCalendar(rest, e)
-	case "backup":
-		return cmdBackup(rest, e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, "disclosured", version)
 		return nil

@@ -4,16 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"disclosured/config"
 	"disclosured/workflow"
 )
 
-func cmdSweep(ctx context.Context, args []string, e env) error {
-	fs, cfgPath := newFlags("sweep", e)
+func sweepCmd(ctx context.Context, args []string, s *session, e env) error {
+	fs, _ := newFlags("sweep", e)
 	at := fs.String("at", "", "sweep as if the time were TIME (RFC 3339; default now)")
 	dry := fs.Bool("dry-run", false, "show what would be sent; change nothing")
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -28,16 +30,11 @@ func cmdSweep(ctx context.Context, args []string, e env) error {
 		}
 		now = t
 	}
-	cfg, err := loadConfig(*cfgPath, e)
-	if err != nil {
+	if err := s.ready(); err != nil {
 		return err
 	}
-	engine, db, err := openEngine(cfg, newLogger(cfg, e.stderr))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	actions, err := engine.Sweep(ctx, now, *dry)
+	cfg := s.cfg
+	actions, err := s.engine.Sweep(ctx, now, *dry)
 	if err != nil {
 		return err
 	}
@@ -62,18 +59,15 @@ func cmdSweep(ctx context.Context, args []string, e env) error {
 	return nil
 }
 
-func cmdReport(args []string, e env) error {
-	fs, cfgPath := newFlags("report", e)
+func reportCmd(_ context.Context, args []string, s *session, e env) error {
+	fs, _ := newFlags("report", e)
 	fromS := fs.String("from", "", "only cases received on or after this date (YYYY-MM-DD or RFC 3339)")
 	toS := fs.String("to", "", "only cases received before this date (YYYY-MM-DD or RFC 3339)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath, e)
-	if err != nil {
-		return err
-	}
+	cfg := s.cfg
 	parse := func(flag, s string) (time.Time, error) {
 		if s == "" {
 			return time.Time{}, nil
@@ -95,12 +89,10 @@ func cmdReport(args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(cfg, true)
-	if err != nil {
+	if err := s.ready(); err != nil {
 		return err
 	}
-	defer db.Close()
-	rep, err := workflow.Report(db, from, to)
+	rep, err := workflow.Report(s.db, from, to)
 	if err != nil {
 		return err
 	}
@@ -116,29 +108,44 @@ func cmdReport(args []string, e env) error {
 }
 
 // startSweeper runs the sweep on the configured cron spec in the
-// organisation's time zone, and once at start so downtime is caught up.
+// organisation's time zone, and once at start so downtime is caught up;
+// with store.retention set it also erases expired closed cases hourly.
 // Each run recovers panics and skips if the previous one is still going.
-func startSweeper(ctx context.Context, spec string, loc *time.Location, engine *workflow.Engine, log *slog.Logger) (stop func(), err error) {
+func startSweeper(ctx context.Context, cfg *config.Config, engine *workflow.Engine, log *slog.Logger) (stop func(), err error) {
 	l := cronLogger{log.With("component", "sweep")}
-	c := cron.New(cron.WithLocation(loc), cron.WithChain(cron.Recover(l), cron.SkipIfStillRunning(l)))
-	run := func() {
+	c := cron.New(cron.WithLocation(cfg.Location()), cron.WithChain(cron.Recover(l), cron.SkipIfStillRunning(l)))
+	sweep := func() {
 		if _, err := engine.Sweep(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
 			log.Error("sweep failed", "component", "sweep", "err", err)
 		}
 	}
-	if _, err := c.AddFunc(spec, run); err != nil {
+	if _, err := c.AddFunc(cfg.SLA.Sweep, sweep); err != nil {
 		return nil, fmt.Errorf("sla.sweep: %w", err)
 	}
-	c.Start()
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				log.Error("sweep panicked", "component", "sweep", "panic", fmt.Sprint(r))
+	if cfg.Store.Retention > 0 {
+		retain := func() {
+			if _, err := engine.Retain(cfg.Store.Retention, time.Now()); err != nil && ctx.Err() == nil {
+				log.Error("retention failed", "component", "retention", "err", err)
 			}
-		}()
-		run()
-	}()
+		}
+		if _, err := c.AddFunc("@hourly", retain); err != nil {
+			return nil, err
+		}
+	}
+	c.Start()
+	// The catch-up sweep at start goes through the cron chain too.
+	c.Schedule(&onceNow{}, cron.FuncJob(sweep))
 	return func() { <-c.Stop().Done() }, nil
+}
+
+// onceNow is a cron schedule that fires once, right away.
+type onceNow struct{ fired atomic.Bool }
+
+func (o *onceNow) Next(t time.Time) time.Time {
+	if o.fired.Swap(true) {
+		return time.Time{}
+	}
+	return t
 }
 
 // cronLogger adapts slog to cron's logger.
