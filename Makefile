@@ -9,7 +9,7 @@ FUZZTIME ?= 20s
 # Packages that may import no disclosured/ package (STYLE.md: leaves).
 LEAVES := store mailbox parser templates calendar config devmail control metrics
 
-.PHONY: all build run test lint fuzz bench install clean help
+.PHONY: all build run test lint fuzz bench install clean help verify-unit
 
 all: lint test build
 
@@ -57,11 +57,21 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
-# The systemd unit is added here once it exists.
+# The binary, the systemd unit (ExecStart follows PREFIX) and the example
+# config. Then: cp /etc/disclosured/config.example.yaml /etc/disclosured/config.yaml,
+# edit it, put the passwords in /etc/disclosured/{imap,smtp}-password and
+# systemctl daemon-reload && systemctl enable --now disclosured.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/disclosured
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/disclosured $(DESTDIR)$(UNITDIR)
 	install -m 0755 bin/disclosured $(DESTDIR)$(PREFIX)/bin/disclosured
 	install -m 0644 config.example.yaml $(DESTDIR)/etc/disclosured/config.example.yaml
+	sed 's|/usr/local/bin/disclosured|$(PREFIX)/bin/disclosured|' dist/disclosured.service > $(DESTDIR)$(UNITDIR)/disclosured.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/disclosured.service
+
+# systemd-analyze verify of the unit, in a throwaway root (CI runs it).
+verify-unit:
+	sh dist/verify-unit.sh
 
 clean:
 	rm -rf bin
