@@ -249,11 +249,6 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 	c := &store.Case{ID: id, State: StateNew, Reporter: store.Address{Name: p.From.Name, Addr: p.From.Addr},
 		Subject: subject, ReceivedAt: at, Language: e.language(p), Class: rec.Class,
 		RefersTo: tagged, Thread: p.MessageID, UpdatedAt: at, Deadlines: map[string]*store.Deadline{}}
-	for _, name := range []string{TimerAcknowledge, TimerAssess, TimerResolve} {
-		if d, ok := e.opts().Timers[name]; ok {
-			c.Deadlines[name] = &store.Deadline{Start: at, Due: e.opts().Calendar.Add(at, d)}
-		}
-	}
 	rec.CaseID = id
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return nil, err
@@ -265,7 +260,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 
 	data := e.caseData(c, rec)
 	if tagged != "" {
-		data.Notes = append(data.Notes, fmt.Sprintf("the subject names case %s, but the sender is neither its reporter nor staff, so it was opened as a new case", tagged))
+		data.Notes = append(data.Notes, refersNote(tagged))
 	}
 	reason := e.noReplyReason(p, raw)
 	loop := e.isOwnAddress(p.From.Addr) || hasLoopHeader(raw)
@@ -288,6 +283,16 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		}
 	}
 	if ack {
+		// The policy's promises run for reports we acknowledge; machine
+		// mail, our own mail and floods are stored without timers, or they
+		// would page staff about mail nobody needs to answer.
+		for _, name := range []string{TimerAcknowledge, TimerAssess, TimerResolve} {
+			e.startTimer(c, name, at)
+		}
+		data = e.caseData(c, rec)
+		if tagged != "" {
+			data.Notes = append(data.Notes, refersNote(tagged))
+		}
 		msgID, err := e.queue(tx, c, outgoing{kind: "ack", tmpl: "ack", lang: c.Language,
 			to: []string{p.From.Addr}, data: data, inReplyTo: p.MessageID, refs: p.References,
 			autoSubmitted: "auto-replied"}, at)
@@ -422,4 +427,8 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+func refersNote(tagged string) string {
+	return fmt.Sprintf("the subject names case %s, but the sender is neither its reporter nor staff, so it was opened as a new case", tagged)
 }

@@ -266,8 +266,8 @@ func TestNoReplyToMachinesAndOurselves(t *testing.T) {
 				}
 			}
 			v := f.show(t, o.CaseID)
-			if v.State != StateNew {
-				t.Errorf("state %s, want new (not acknowledged)", v.State)
+			if v.State != StateNew || len(v.Deadlines) != 0 {
+				t.Errorf("state %s with %d deadlines, want new without timers", v.State, len(v.Deadlines))
 			}
 		})
 	}
@@ -308,6 +308,12 @@ func TestFloodLimit(t *testing.T) {
 	}
 	if list, _ := ListCases(f.db, ""); len(list) != 10 {
 		t.Errorf("%d cases stored, want all 10", len(list))
+	}
+	// Unacknowledged flood cases run no timers, so no reminder storm.
+	f.now = f.now.Add(90 * 24 * time.Hour)
+	actions, err := f.e.Sweep(context.Background(), f.now, true)
+	if err != nil || len(actions) != 2*3 {
+		t.Errorf("sweep after the flood: %d actions (%v), want 6 (assess and resolve of the 3 acknowledged cases)", len(actions), err)
 	}
 }
 
