@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -59,7 +60,12 @@ func NewSender(o SMTPOptions, log *slog.Logger) *Sender {
 // replies, timeouts and network errors, is temporary.
 func IsPermanent(err error) bool {
 	var se *smtp.SMTPError
-	return errors.As(err, &se) && se.Code >= 500 && se.Code <= 599
+	if errors.As(err, &se) {
+		return se.Code >= 500 && se.Code <= 599
+	}
+	// An address that needs SMTPUTF8 (RFC 6531) cannot go through a
+	// server without it, however often we try.
+	return err != nil && strings.Contains(err.Error(), "does not support SMTPUTF8")
 }
 
 // Send submits raw (CRLF lines) from the envelope sender from to the

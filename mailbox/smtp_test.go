@@ -378,6 +378,7 @@ func TestIsPermanent(t *testing.T) {
 		{&smtp.SMTPError{Code: 550}, true},
 		{fmt.Errorf("rcpt to x: %w", &smtp.SMTPError{Code: 554}), true},
 		{context.DeadlineExceeded, false},
+		{errors.New("mail from: smtp: server does not support SMTPUTF8"), true},
 	}
 	for _, tt := range tests {
 		if got := IsPermanent(tt.err); got != tt.want {

@@ -394,3 +394,32 @@ func TestShowUnknownCase(t *testing.T) {
 		t.Errorf("err = %v, want ErrNoCase", err)
 	}
 }
+
+// TestThousandReportsFromOneSender: all are stored, at most
+// limits.acks_per_sender_per_day are acknowledged, and staff get one
+// notice about the flood.
+func TestThousandReportsFromOneSender(t *testing.T) {
+	f := newFixture(t)
+	f.e.opts().AcksPerSenderPerDay = 5
+	var in []Incoming
+	for i := range 1000 {
+		in = append(in, Incoming{Raw: report("flood@example.org", fmt.Sprintf("r%d", i), fmt.Sprintf("k%d@x", i), ""), ReceivedAt: f.now})
+	}
+	if _, err := f.e.Ingest(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	f.flush(t)
+	acks, flood := 0, 0
+	for _, m := range f.sink.messages() {
+		if m.to[0] == "flood@example.org" {
+			acks++
+		}
+		if strings.Contains(m.raw, "flood from flood@example.org") {
+			flood++
+		}
+	}
+	list, _ := ListCases(f.db, "")
+	if len(list) != 1000 || acks != 5 || flood != 1 {
+		t.Errorf("%d cases, %d acks, %d flood notices; want 1000, 5, 1", len(list), acks, flood)
+	}
+}

@@ -241,3 +241,43 @@ func TestEraseRemovesPersonalDataFromTheFile(t *testing.T) {
 		})
 	}
 }
+
+// TestSMTPOutageDelaysButLosesNothing: with the SMTP server unreachable the
+// report still becomes a case and its mail waits, visible in show; once the
+// server is back, each mail is delivered exactly once.
+func TestSMTPOutageDelaysButLosesNothing(t *testing.T) {
+	ms := mailSystem(t)
+	cfg := writeConfig(t, ms, "")
+	good, _ := os.ReadFile(cfg)
+	dead := freePort(t) // nothing listens here
+	os.WriteFile(cfg, []byte(strings.Replace(string(good), "address: "+ms.SMTPAddr(), "address: "+dead, 1)), 0o600)
+	d := startOps(t, cfg)
+	send(t, ms, "reporter@example.org", "security@example.test", fmt.Sprintf(reportMail, "outage-1@example.org"))
+	d.waitLog(t, `mail not sent, will retry.*kind=ack`)
+	out, _, code := cli(t, "show", "CS-2026-0001", "--json", "-c", cfg)
+	var v struct {
+		State    string
+		Messages []struct {
+			Direction, Kind, Status string
+			LastError               string `json:"last_error"`
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+		t.Fatalf("show during the outage (exit %d): %s", code, out)
+	}
+	for _, m := range v.Messages {
+		if m.Direction == "out" && (m.Status != "pending" || m.LastError == "") {
+			t.Errorf("%s mail during the outage: %s %q, want pending with the error", m.Kind, m.Status, m.LastError)
+		}
+	}
+	d.stop(t)
+	os.WriteFile(cfg, good, 0o600)
+	startOps(t, cfg)
+	re := regexp.MustCompile(`(?m)^Subject: \[CS-2026-0001\] Received:`)
+	waitMail(t, ms, "reporter@example.org", re)
+	waitMail(t, ms, "staff@example.test", regexp.MustCompile(`New report: SQL injection`))
+	time.Sleep(300 * time.Millisecond)
+	if n := countMail(t, ms, "reporter@example.org", re); n != 1 {
+		t.Errorf("%d acknowledgments after the outage, want 1", n)
+	}
+}
