@@ -213,9 +213,13 @@ func TestReportIsAcknowledged(t *testing.T) {
 		return strings.HasPrefix(subjectOf(raw), "["+id+"] New report:")
 	}, reactTimeout)
 
-	// The CLI reads the store directly; reaching the running daemon over
-	// the control socket comes later, so stop it first.
 	d.stop(t)
+	// SPEC §7: the log never holds a secret or a message body.
+	for _, secret := range []string{pw, "reflects the query unescaped"} {
+		if strings.Contains(d.log(), secret) {
+			t.Errorf("the daemon log contains %q", secret)
+		}
+	}
 	list := listCases(t, cfg)
 	if len(list) != 1 {
 		t.Fatalf("cases --json lists %d cases, want 1: %+v", len(list), list)

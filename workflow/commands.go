@@ -196,7 +196,12 @@ func (e *Engine) apply(tx *store.Tx, c *store.Case, cmds []parser.Command, msg s
 			nc.Severity, nc.FixBy, nc.State = sev, date, StateAssessed
 			e.meet(nc, TimerAssess, at, ch)
 			e.startTimer(nc, TimerProgress, at)
-			toReporter("assessment", func(d *templates.Data) { d.Severity, d.FixBy = sev, e.formatDate(date) })
+			toReporter("assessment", func(d *templates.Data) {
+				d.Severity, d.FixBy = sev, e.formatDate(date)
+				if p := nc.Deadlines[TimerProgress]; p != nil {
+					d.NextDate = e.formatTime(p.Due)
+				}
+			})
 			ch.changes = append(ch.changes, "severity: "+sev, "expected solution date: "+date)
 		case "progress":
 			if e.inState(nc, fail, StateNew, StateAcknowledged, StateAssessed) && needMessage() {
