@@ -66,34 +66,7 @@ func cmdDev(ctx context.Context, args []string, e env) error {
 	defer ms.Close()
 
 	cfgPath := filepath.Join(*dir, "config.yaml")
-	cfgText := fmt.Sprintf(`# written by disclosured dev
-organization:
-  name: CloudSphere
-  address: security@example.test
-  case_prefix: CS
-imap:
-  address: %s
-  tls: none
-  username: security@example.test
-  password: %s
-  poll_interval: 5s
-smtp:
-  address: %s
-  tls: none
-  username: security@example.test
-  password: %s
-staff:
-  addresses: [staff@example.test]
-  notify: [staff@example.test]
-  auth: none
-store:
-  path: %s
-control:
-  socket: %s
-http:
-  listen: ""
-`, ms.IMAPAddr(), devPassword, ms.SMTPAddr(), devPassword,
-		filepath.Join(*dir, "disclosured.db"), filepath.Join(*dir, "control.sock"))
+	cfgText := devConfig(ms, "disclosured.db", "control.sock")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return fmt.Errorf("dev: write config: %w", err)
 	}
@@ -123,4 +96,36 @@ Press Ctrl-C to stop.
 		}
 	}()
 	return runDaemon(ctx, cfg, cfgPath, e)
+}
+
+// devConfig is the config of a daemon on the demo mail system; relative
+// paths resolve against the config file's directory.
+func devConfig(ms *devmail.System, storePath, socket string) string {
+	return fmt.Sprintf(`# written by disclosured dev
+organization:
+  name: CloudSphere
+  address: security@example.test
+  case_prefix: CS
+imap:
+  address: %s
+  tls: none
+  username: security@example.test
+  password: %s
+  poll_interval: 5s
+smtp:
+  address: %s
+  tls: none
+  username: security@example.test
+  password: %s
+staff:
+  addresses: [staff@example.test]
+  notify: [staff@example.test]
+  auth: none
+store:
+  path: %s
+control:
+  socket: %s
+http:
+  listen: ""
+`, ms.IMAPAddr(), devPassword, ms.SMTPAddr(), devPassword, storePath, socket)
 }

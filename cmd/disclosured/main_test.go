@@ -63,31 +63,7 @@ func writeConfig(t *testing.T, ms *devmail.System, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
 	p := filepath.Join(dir, "config.yaml")
-	text := fmt.Sprintf(`organization:
-  name: CloudSphere
-  address: security@example.test
-imap:
-  address: %s
-  tls: none
-  username: security@example.test
-  password: %s
-  poll_interval: 1s
-smtp:
-  address: %s
-  tls: none
-  username: security@example.test
-  password: %s
-staff:
-  addresses: [staff@example.test]
-  notify: staff@example.test
-  auth: none
-store:
-  path: d.db
-control:
-  socket: ctl.sock
-http:
-  listen: ""
-%s`, ms.IMAPAddr(), devPassword, ms.SMTPAddr(), devPassword, extra)
+	text := devConfig(ms, "d.db", "ctl.sock") + extra
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
