@@ -48,6 +48,9 @@ func cmdDev(ctx context.Context, args []string, e env) error {
 		defer os.RemoveAll(d)
 		*dir = d
 	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
 	var users []devmail.User
 	for _, u := range devUsers {
 		users = append(users, devmail.User{Address: u, Password: devPassword})
@@ -74,6 +77,10 @@ func cmdDev(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	self, err := os.Executable()
+	if err != nil {
+		self = "disclosured"
+	}
 	fmt.Fprintf(e.stdout, `disclosured dev: a demo mail system is running on loopback.
   IMAP  %s  (no TLS)
   SMTP  %s  (no TLS, AUTH PLAIN optional)
@@ -82,10 +89,15 @@ func cmdDev(ctx context.Context, args []string, e env) error {
 
 Send a report with any client, for example:
   swaks --server %s --from you@example.org --to security@example.test --header "Subject: SQL injection" --body "details"
-Inspect cases with:
-  disclosured cases -c %s   (after stopping dev, or from another terminal once the control socket exists)
+Act as staff (staff.auth is none here):
+  swaks --server %s --from staff@example.test --to security@example.test --header "Subject: [CS-%d-0001] #assess high %s" --body "We can reproduce it."
+Inspect cases from another terminal while this runs:
+  %s cases -c %s
+  %s show CS-%d-0001 -c %s
 Press Ctrl-C to stop.
-`, ms.IMAPAddr(), ms.SMTPAddr(), strings.Join(devUsers, ", "), devPassword, cfgPath, ms.SMTPAddr(), cfgPath)
+`, ms.IMAPAddr(), ms.SMTPAddr(), strings.Join(devUsers, ", "), devPassword, cfgPath, ms.SMTPAddr(),
+		ms.SMTPAddr(), time.Now().Year(), time.Now().AddDate(0, 1, 0).Format(time.DateOnly),
+		self, cfgPath, self, time.Now().Year(), cfgPath)
 
 	go func() {
 		// The sample report goes through SMTP like any other mail.
