@@ -54,8 +54,19 @@ fuzz:
 	  $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./parser || exit 1; \
 	done
 
+# The benchmark of issue 7, described in BENCHMARKS.md: the Go benchmarks of
+# parser, store and workflow, then the built daemon against a private
+# Postfix + Dovecot (started with e2e/mailstack/start.sh, so as root). Not
+# root: export a running stack's MAILSTACK_* and set BENCH_FLAGS=-stack=env
+# (the run empties that stack's INBOXes). Prints a Markdown table.
+BENCH_FLAGS ?=
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) run ./bench/load $(BENCH_FLAGS)
+
+# The same harness at tiny sizes, as `make test` runs it (TestSmoke).
+.PHONY: bench-smoke
+bench-smoke:
+	$(GO) test -count=1 -run '^TestSmoke$$' -v ./bench/load
 
 # The binary, the systemd unit (ExecStart follows PREFIX) and the example
 # config. Then: cp /etc/disclosured/config.example.yaml /etc/disclosured/config.yaml,
