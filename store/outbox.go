@@ -27,12 +27,12 @@ func (t *Tx) Enqueue(m *OutMail) error {
 func (t *Tx) PutMail(m *OutMail, prevNextAt time.Time) error {
 	q := t.tx.Bucket(bucketOutq)
 	if !prevNextAt.IsZero() {
-		if err := q.Delete(queueKey(prevNextAt, m.ID)); err != nil {
+		if err := q.Delete(queueKey(m.Priority, prevNextAt, m.ID)); err != nil {
 			return fmt.Errorf("update outbox queue: %w", err)
 		}
 	}
 	if m.Status == MailPending {
-		if err := q.Put(queueKey(m.NextAt, m.ID), nil); err != nil {
+		if err := q.Put(queueKey(m.Priority, m.NextAt, m.ID), nil); err != nil {
 			return fmt.Errorf("update outbox queue: %w", err)
 		}
 	}
@@ -52,23 +52,30 @@ func (t *Tx) Mail(id uint64) (*OutMail, error) {
 }
 
 // DueMail returns up to limit pending mails whose next attempt is at or
-// before now, earliest first, and the time the next one after them is due
-// (zero when nothing else is pending).
+// before now, lower priority values first and earliest first within a
+// priority, and the time the next one after them is due (zero when nothing
+// else is pending).
 func (t *Tx) DueMail(now time.Time, limit int) ([]*OutMail, time.Time, error) {
 	var out []*OutMail
+	var next time.Time
 	c := t.tx.Bucket(bucketOutq).Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		at, id := splitQueueKey(k)
-		if at.After(now) || len(out) >= limit {
-			return out, at, nil
+	for prio := byte(0); prio <= maxPriority; prio++ {
+		for k, _ := c.Seek([]byte{prio}); k != nil && k[0] == prio; k, _ = c.Next() {
+			at, id := splitQueueKey(k)
+			if at.After(now) || len(out) >= limit {
+				if next.IsZero() || at.Before(next) {
+					next = at
+				}
+				break
+			}
+			m, err := t.Mail(id)
+			if err != nil {
+				return nil, time.Time{}, err
+			}
+			out = append(out, m)
 		}
-		m, err := t.Mail(id)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		out = append(out, m)
 	}
-	return out, time.Time{}, nil
+	return out, next, nil
 }
 
 // OutboxCounts returns the number of pending and failed mails.
@@ -92,13 +99,17 @@ func (t *Tx) OutboxCounts() (pending, failed int, err error) {
 // WriteTo writes a consistent copy of the whole store to w.
 func (t *Tx) WriteTo(w io.Writer) (int64, error) { return t.tx.WriteTo(w) }
 
-func queueKey(at time.Time, id uint64) []byte {
-	k := make([]byte, 16)
-	binary.BigEndian.PutUint64(k, uint64(at.UnixNano()))
-	binary.BigEndian.PutUint64(k[8:], id)
+// maxPriority is the largest OutMail.Priority the queue orders by.
+const maxPriority = 1
+
+func queueKey(prio int, at time.Time, id uint64) []byte {
+	k := make([]byte, 17)
+	k[0] = byte(min(max(prio, 0), maxPriority))
+	binary.BigEndian.PutUint64(k[1:], uint64(at.UnixNano()))
+	binary.BigEndian.PutUint64(k[9:], id)
 	return k
 }
 
 func splitQueueKey(k []byte) (time.Time, uint64) {
-	return time.Unix(0, int64(binary.BigEndian.Uint64(k))), binary.BigEndian.Uint64(k[8:])
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[1:]))), binary.BigEndian.Uint64(k[9:])
 }

@@ -128,13 +128,15 @@ const (
 
 // OutMail is one outgoing mail in the outbox.
 type OutMail struct {
-	ID        uint64    `json:"id"`
-	CaseID    string    `json:"case_id,omitempty"`
-	Kind      string    `json:"kind"`
-	From      string    `json:"from"`
-	To        []string  `json:"to"`
-	Raw       []byte    `json:"raw"`
-	Status    string    `json:"status"`
+	ID     uint64   `json:"id"`
+	CaseID string   `json:"case_id,omitempty"`
+	Kind   string   `json:"kind"`
+	From   string   `json:"from"`
+	To     []string `json:"to"`
+	Raw    []byte   `json:"raw"`
+	Status string   `json:"status"`
+	// Priority orders due mail: 0 goes before 1 (reporters before staff).
+	Priority  int       `json:"priority,omitempty"`
 	Attempts  int       `json:"attempts"`
 	NextAt    time.Time `json:"next_at"`
 	LastError string    `json:"last_error,omitempty"`

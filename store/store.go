@@ -14,7 +14,7 @@
 //	msgid/<Message-ID>               -> case id, for every message in and out
 //	hash/<sha256 of raw>             -> message key; a message is ingested once
 //	outbox/<8-byte BE id>            -> OutMail
-//	outq/<8-byte BE unix nanos><id>  -> empty; pending outbox mail by next attempt
+//	outq/<priority><8-byte BE unix nanos><id> -> empty; pending outbox mail by priority and next attempt
 //	senders/<address>|<YYYY-MM-DD>   -> acknowledgments sent that day (8-byte BE)
 //	due/<8-byte BE unix nanos><case id>\x00<timer> -> empty; Deadline.Next of every deadline
 //

@@ -123,8 +123,16 @@ func TestOutboxQueue(t *testing.T) {
 		if err := tx.PutMail(m, prev); err != nil {
 			return err
 		}
+		// A staff mail (priority 1) due earlier still waits for reporter mail.
+		if err := tx.Enqueue(&OutMail{Kind: "staff", Priority: 1, NextAt: t0.Add(-time.Hour)}); err != nil {
+			return err
+		}
+		due, _, err = tx.DueMail(t0.Add(time.Hour), 10)
+		if err != nil || len(due) != 3 || due[0].ID != 1 || due[1].ID != 3 || due[2].Kind != "staff" {
+			t.Errorf("priority order wrong: %d mails", len(due))
+		}
 		pending, failed, err := tx.OutboxCounts()
-		if pending != 2 || failed != 0 || err != nil {
+		if pending != 3 || failed != 0 || err != nil {
 			t.Errorf("counts %d pending %d failed, %v", pending, failed, err)
 		}
 		return nil

@@ -55,6 +55,11 @@ func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, at time.Time) (s
 	}
 	m := &store.OutMail{CaseID: c.ID, Kind: o.kind, From: e.opts().OrgAddress, To: o.to,
 		Raw: raw, NextAt: now, CreatedAt: now}
+	if staffKinds[o.kind] {
+		// Reporters first: in a backlog, acknowledgments must not queue
+		// behind as many staff notices.
+		m.Priority = 1
+	}
 	if err := tx.Enqueue(m); err != nil {
 		return "", fmt.Errorf("queue %s for %s: %w", o.kind, c.ID, err)
 	}

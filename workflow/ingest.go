@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"disclosured/mailbox"
@@ -56,13 +58,26 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Parsing is the CPU-heavy part of ingesting a backlog and needs no
+	// store, so it runs on every core before the one write transaction.
 	parsed := make([]*parser.Message, len(msgs))
 	sums := make([]string, len(msgs))
-	for i, m := range msgs {
-		sum := sha256.Sum256(m.Raw)
-		sums[i] = hex.EncodeToString(sum[:])
-		parsed[i] = e.parse(m.Raw)
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(msgs)) {
+		wg.Go(func() {
+			for i := range work {
+				sum := sha256.Sum256(msgs[i].Raw)
+				sums[i] = hex.EncodeToString(sum[:])
+				parsed[i] = e.parse(msgs[i].Raw)
+			}
+		})
 	}
+	for i := range msgs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 	var out []Outcome
 	err := e.db.Update(func(tx *store.Tx) error {
 		out = out[:0]
