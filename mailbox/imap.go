@@ -87,6 +87,9 @@ type IMAPOptions struct {
 	Logger *slog.Logger
 	// OnConnected, if set, is called after each successful login and SELECT.
 	OnConnected func()
+	// OnPanic, if set, is called for every panic the intake recovers
+	// (component "imap"), so the daemon can count them.
+	OnPanic func(where string)
 }
 
 // Message is one fetched message.
@@ -843,6 +846,9 @@ func (in *Intake) recoverGoroutine(where string) {
 
 func (in *Intake) recovered(where string, v any) {
 	in.panics.Add(1)
+	if in.o.OnPanic != nil {
+		in.o.OnPanic(where)
+	}
 	in.log.Error("panic recovered", "where", where, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 }
 

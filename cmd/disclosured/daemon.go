@@ -93,6 +93,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		// READY=1 after the first successful login (SPEC §7).
 		readyOnce.Do(func() { sdNotify(log, daemon.SdNotifyReady) })
 	}
+	imapOpts.OnPanic = func(string) { m.Panic("imap") }
 	intake := mailbox.NewIntake(imapOpts, engine.HandleBatch)
 	sender := mailbox.NewSender(smtpOpts, log)
 	defer sender.Close()
