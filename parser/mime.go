@@ -226,12 +226,25 @@ func splitMultipart(body []byte, boundary string, max int) (parts [][]byte, clos
 
 // leaf handles a non-multipart entity: body text or attachment.
 func (p *parser) leaf(h message.Header, body []byte, mt string, params map[string]string, col *collector) {
-	data := p.decodeTransfer(h.Get("Content-Transfer-Encoding"), body)
 	disp, dparams := mediaType(h.Get("Content-Disposition"))
 	filename := dparams["filename"]
 	if filename == "" {
 		filename = params["name"]
 	}
+	cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+	if cte == "base64" && !strings.HasPrefix(mt, "text/") && !strings.HasPrefix(mt, "message/") {
+		// A binary attachment: only its size and hash are kept, so hash
+		// it while decoding instead of holding a decoded copy.
+		sum := sha256.New()
+		n, bad := decodeBase64To(body, func(b []byte) { sum.Write(b) })
+		if bad {
+			p.problemf("invalid base64 data; decoded what could be")
+		}
+		p.msg.Attachments = append(p.msg.Attachments, Attachment{Filename: cleanFilename(filename),
+			ContentType: mt, Size: n, SHA256: hex.EncodeToString(sum.Sum(nil))})
+		return
+	}
+	data := p.decodeTransfer(h.Get("Content-Transfer-Encoding"), body)
 	isText := mt == "text/plain" || mt == "text/html"
 	if isText && disp != "attachment" && filename == "" {
 		s := p.decodeCharset(data, params["charset"])
@@ -424,20 +437,27 @@ func decodeQP(b []byte) (out []byte, bad bool) {
 // character.
 func decodeBase64(b []byte) (out []byte, bad bool) {
 	out = make([]byte, 0, len(b)*3/4)
+	_, bad = decodeBase64To(b, func(p []byte) { out = append(out, p...) })
+	return out, bad
+}
+
+// decodeBase64To decodes like decodeBase64 but hands the decoded bytes to
+// emit a small chunk at a time, so a large attachment can be hashed
+// without holding a decoded copy.
+func decodeBase64To(b []byte, emit func([]byte)) (n int64, bad bool) {
 	chunk := make([]byte, 0, 1024)
+	dec := make([]byte, base64.RawStdEncoding.DecodedLen(cap(chunk)))
 	flush := func() {
 		if len(chunk)%4 == 1 {
 			bad = true
 			chunk = chunk[:len(chunk)-1]
 		}
-		n := base64.RawStdEncoding.DecodedLen(len(chunk))
-		start := len(out)
-		out = append(out, make([]byte, n)...)
-		m, err := base64.RawStdEncoding.Decode(out[start:], chunk)
+		m, err := base64.RawStdEncoding.Decode(dec, chunk)
 		if err != nil {
 			bad = true
 		}
-		out = out[:start+m]
+		emit(dec[:m])
+		n += int64(m)
 		chunk = chunk[:0]
 	}
 	for _, c := range b {
@@ -457,7 +477,7 @@ func decodeBase64(b []byte) (out []byte, bad bool) {
 		}
 	}
 	flush()
-	return out, bad
+	return n, bad
 }
 
 // decodeCharset converts text in the declared charset to UTF-8. Text
