@@ -86,106 +86,56 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 		if len(due) == 0 {
 			return next, nil
 		}
-		// Results are recorded by a committer while the next mail is
-		// sent, so an fsync does not stall the SMTP connection. It takes
-		// only results already waiting into one transaction: a result is
-		// never held back to fill a group.
-		results := make(chan sendResult, len(due))
-		settled := make(chan error, 1)
-		go func() { settled <- e.settleAll(results) }()
 		for _, m := range due {
 			if ctx.Err() != nil {
-				break
+				return time.Time{}, nil
 			}
-			results <- sendResult{m, s.Send(ctx, m.From, m.To, m.Raw)}
-		}
-		close(results)
-		if err := <-settled; err != nil {
-			return time.Time{}, err
+			sendErr := s.Send(ctx, m.From, m.To, m.Raw)
+			if err := e.settle(m, sendErr); err != nil {
+				return time.Time{}, err
+			}
 		}
 	}
 	return time.Time{}, nil
 }
 
-// sendResult is the outcome of one attempt.
-type sendResult struct {
-	m   *store.OutMail
-	err error
-}
-
-// settleAll records results as they come, grouping those already waiting.
-func (e *Engine) settleAll(results <-chan sendResult) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			e.panicked("outbox")
-			err = fmt.Errorf("outbox committer panicked: %v", r)
-		}
-		for range results { // let the sender finish; its results are retried later
-		}
-	}()
-	for r := range results {
-		group := []sendResult{r}
-	more:
-		for {
-			select {
-			case r2, ok := <-results:
-				if !ok {
-					break more
-				}
-				group = append(group, r2)
-			default:
-				break more
-			}
-		}
-		if err := e.db.Update(func(tx *store.Tx) error {
-			for _, g := range group {
-				if err := e.settle(tx, g.m, g.err); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("record sent mail: %w", err)
-		}
-	}
-	return nil
-}
-
 // settle records the result of one attempt.
-func (e *Engine) settle(tx *store.Tx, m *store.OutMail, sendErr error) error {
+func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 	now := e.opts().Now()
 	log := e.log.With("component", "outbox", "case_id", m.CaseID, "mail_id", m.ID, "kind", m.Kind)
-	cur, err := tx.Mail(m.ID)
-	if err != nil {
-		return err
-	}
-	prev := cur.NextAt
-	switch {
-	case sendErr == nil:
-		cur.Status, cur.SentAt, cur.LastError = store.MailSent, now, ""
-		log.Info("mail sent", "attempts", cur.Attempts)
-		if f := e.opts().Observer.MailSent; f != nil {
-			f(cur.Kind)
-		}
-		if err := tx.PutMail(cur, prev); err != nil {
+	return e.db.Update(func(tx *store.Tx) error {
+		cur, err := tx.Mail(m.ID)
+		if err != nil {
 			return err
 		}
-		return e.mailSent(tx, cur, now)
-	case mailbox.IsPermanent(sendErr) || now.Sub(cur.CreatedAt) > giveUpAfter:
-		cur.Status, cur.LastError = store.MailFailed, sendErr.Error()
-		log.Error("mail failed for good", "attempts", cur.Attempts, "err", sendErr)
-		if f := e.opts().Observer.MailFailed; f != nil {
-			f(cur.Kind)
+		prev := cur.NextAt
+		switch {
+		case sendErr == nil:
+			cur.Status, cur.SentAt, cur.LastError = store.MailSent, now, ""
+			log.Info("mail sent", "attempts", cur.Attempts)
+			if f := e.opts().Observer.MailSent; f != nil {
+				f(cur.Kind)
+			}
+			if err := tx.PutMail(cur, prev); err != nil {
+				return err
+			}
+			return e.mailSent(tx, cur, now)
+		case mailbox.IsPermanent(sendErr) || now.Sub(cur.CreatedAt) > giveUpAfter:
+			cur.Status, cur.LastError = store.MailFailed, sendErr.Error()
+			log.Error("mail failed for good", "attempts", cur.Attempts, "err", sendErr)
+			if f := e.opts().Observer.MailFailed; f != nil {
+				f(cur.Kind)
+			}
+			if err := tx.PutMail(cur, prev); err != nil {
+				return err
+			}
+			return e.mailFailed(tx, cur, now)
+		default:
+			cur.LastError = sendErr.Error()
+			log.Warn("mail not sent, will retry", "attempts", cur.Attempts, "next_at", cur.NextAt, "err", sendErr)
+			return tx.PutMail(cur, prev)
 		}
-		if err := tx.PutMail(cur, prev); err != nil {
-			return err
-		}
-		return e.mailFailed(tx, cur, now)
-	default:
-		cur.LastError = sendErr.Error()
-		log.Warn("mail not sent, will retry", "attempts", cur.Attempts, "next_at", cur.NextAt, "err", sendErr)
-		return tx.PutMail(cur, prev)
-	}
+	})
 }
 
 // mailSent applies what a delivered mail means for its case: an
