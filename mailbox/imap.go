@@ -558,7 +558,11 @@ func (in *Intake) fetchBatch(c *imapclient.Client, uids []imap.UID) ([]Message, 
 		t.Reset(in.commandTimeout)
 		m, ok, err := in.readMessage(msg, t)
 		if err != nil {
-			cmd.Close()
+			// A body that broke off leaves the stream in an unknown
+			// state; draining it (cmd.Close) would read the dead literal
+			// again. Drop the connection; the session reconnects and the
+			// unmarked messages are fetched anew.
+			c.Close()
 			return nil, err
 		}
 		if ok {
@@ -638,9 +642,18 @@ func readLimited(r imap.LiteralReader, limit int64) (raw []byte, total int64, tr
 	if err != nil {
 		return nil, n, false, err
 	}
-	rest, err := io.Copy(io.Discard, r)
-	if err != nil {
-		return nil, n + rest, false, err
+	var rest int64
+	if n == limit {
+		// Never read a literal again after it ended: imapclient hands
+		// the connection back to its reader goroutine at that point.
+		if rest, err = io.Copy(io.Discard, r); err != nil {
+			return nil, n + rest, false, err
+		}
+	}
+	// A literal that ends before its announced size means the connection
+	// broke inside the message: it must not pass for a whole message.
+	if size := r.Size(); n+rest < size {
+		return nil, n + rest, false, fmt.Errorf("message ended after %d of %d bytes: %w", n+rest, size, io.ErrUnexpectedEOF)
 	}
 	return buf.Bytes(), n + rest, rest > 0, nil
 }

@@ -54,6 +54,9 @@ type testServer struct {
 
 	idles   atomic.Int64 // IDLE commands seen
 	logouts atomic.Int64 // LOGOUT commands seen
+	// cutFetch, when set, makes the next write carrying a message body
+	// stop half way and drop the connection (once).
+	cutFetch atomic.Bool
 }
 
 func newTestServer(t *testing.T, caps imap.CapSet, stripIdle bool) *testServer {
@@ -255,6 +258,11 @@ func (c *wrapConn) Read(p []byte) (int, error) {
 func (c *wrapConn) Write(p []byte) (int, error) {
 	if c.frozen.Load() {
 		return len(p), nil
+	}
+	if bytes.Contains(p, []byte("BODY[] {")) && c.ts.cutFetch.CompareAndSwap(true, false) {
+		c.Conn.Write(p[:len(p)/2])
+		c.Conn.Close()
+		return 0, net.ErrClosed
 	}
 	if c.ts.stripIdle {
 		if _, err := c.Conn.Write(bytes.ReplaceAll(p, []byte(" IDLE"), nil)); err != nil {
@@ -917,5 +925,36 @@ func TestIntakeTLSModes(t *testing.T) {
 				t.Errorf("got %q", msgs[0].Raw)
 			}
 		})
+	}
+}
+
+// TestIntakeSurvivesConnectionDroppedMidFetch: the server dies half way
+// through sending a message body; nothing partial reaches the handler, the
+// intake reconnects, and the message is delivered whole, once.
+func TestIntakeSurvivesConnectionDroppedMidFetch(t *testing.T) {
+	ts := newTestServer(t, capsRev1, false)
+	big := append(testMessage(7), bytes.Repeat([]byte("0123456789abcdef\r\n"), 20000)...)
+	ts.append(t, "INBOX", big, time.Now())
+	ts.cutFetch.Store(true)
+	rec := newRecorder()
+	var connects atomic.Int64
+	o := testOptions(t, ts)
+	o.OnConnected = func() { connects.Add(1) }
+	startIntake(t, o, rec.handle)
+	msgs := rec.wait(t, 1)
+	if !bytes.Equal(msgs[0].Raw, big) {
+		t.Errorf("delivered %d bytes, want the whole %d-byte message", len(msgs[0].Raw), len(big))
+	}
+	waitMarked(t, ts, 1)
+	if ts.cutFetch.Load() {
+		t.Fatal("the fetch was never cut; the test did not test anything")
+	}
+	if n := connects.Load(); n < 2 {
+		t.Errorf("connected %d times, want a reconnect after the cut", n)
+	}
+	select {
+	case b := <-rec.got:
+		t.Errorf("delivered again: %d messages", len(b.Messages))
+	case <-time.After(200 * time.Millisecond):
 	}
 }
