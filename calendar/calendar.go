@@ -10,14 +10,15 @@
 // next opening. "Nd" is N calendar days at the same local wall-clock time,
 // which stays correct across daylight-saving changes.
 //
-// A Calendar is safe for concurrent use: it never enables rickar/cal's
-// non-thread-safe holiday cache.
+// A Calendar is safe for concurrent use: rickar/cal's holiday cache is not,
+// so every call into it holds the Calendar's mutex.
 package calendar
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rickar/cal/v2"
@@ -47,6 +48,7 @@ type Options struct {
 // Calendar adds durations on the organisation's calendar.
 type Calendar struct {
 	loc *time.Location
+	mu  sync.Mutex // guards bc, whose holiday cache is not goroutine-safe
 	bc  *cal.BusinessCalendar
 	day time.Duration // business time in one working day
 }
@@ -100,6 +102,7 @@ func New(o Options) (*Calendar, error) {
 		bc.AddHoliday(&cal.Holiday{Name: "closed", Month: d.Month(), Day: d.Day(),
 			StartYear: d.Year(), EndYear: d.Year(), Func: cal.CalcDayOfMonth})
 	}
+	bc.Cacheable = true
 	return &Calendar{loc: o.Location, bc: bc, day: o.Close - o.Open}, nil
 }
 
@@ -151,11 +154,15 @@ func (c *Calendar) Add(t time.Time, d Duration) time.Time {
 	if d.N == 0 {
 		return t
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.bc.AddWorkHours(t, time.Duration(d.N)*c.day)
 }
 
 // AddBusiness returns t plus an amount of business time (working hours).
 func (c *Calendar) AddBusiness(t time.Time, worked time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.bc.AddWorkHours(t.In(c.loc), worked)
 }
 
@@ -164,8 +171,14 @@ func (c *Calendar) Business(from, to time.Time) time.Duration {
 	if !to.After(from) {
 		return 0
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.bc.WorkHoursInRange(from.In(c.loc), to.In(c.loc))
 }
 
 // IsWorkday reports whether t's date (in the calendar's zone) is a working day.
-func (c *Calendar) IsWorkday(t time.Time) bool { return c.bc.IsWorkday(t.In(c.loc)) }
+func (c *Calendar) IsWorkday(t time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bc.IsWorkday(t.In(c.loc))
+}

@@ -90,3 +90,23 @@ func TestParseDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse: the holiday cache is shared; -race checks the lock.
+func TestConcurrentUse(t *testing.T) {
+	ams, _ := time.LoadLocation("Europe/Amsterdam")
+	c, err := New(Options{Location: ams, Holidays: "nl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 12, 24, 10, 0, 0, 0, ams)
+	want := c.Add(from, Duration{N: 3, Working: true})
+	done := make(chan time.Time)
+	for range 8 {
+		go func() { done <- c.Add(from, Duration{N: 3, Working: true}) }()
+	}
+	for range 8 {
+		if got := <-done; !got.Equal(want) {
+			t.Errorf("concurrent Add = %s, want %s", got, want)
+		}
+	}
+}

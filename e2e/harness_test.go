@@ -533,7 +533,12 @@ type daemon struct {
 // unless the test stopped it before; the log is shown if the test failed.
 func startDaemon(t *testing.T, cfgPath string) *daemon {
 	t.Helper()
-	bin := buildBinary(t)
+	return startDaemonBin(t, buildBinary(t), cfgPath)
+}
+
+// startDaemonBin is startDaemon with a given binary.
+func startDaemonBin(t *testing.T, bin, cfgPath string) *daemon {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "daemon.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
