@@ -107,10 +107,20 @@ func (e *Engine) unauthenticated(tx *store.Tx, c *store.Case, rec *store.Message
 }
 
 // commandSubject removes the case's own subject from a reply's subject: it
-// was written by the reporter, and keywords in it must never command.
+// was written by the reporter, and keywords in it must never command. Our
+// mail quotes it after a prefix ("[ID] New report: <subject>"), so exactly
+// that occurrence is cut, whitespace normalised as clients may fold it.
+// Cutting every occurrence instead would let a one-letter subject break the
+// keywords staff type.
 func commandSubject(subject, caseSubject string) string {
-	if strings.TrimSpace(caseSubject) != "" {
-		subject = strings.ReplaceAll(subject, caseSubject, " ")
+	subject = strings.Join(strings.Fields(subject), " ")
+	caseSubject = strings.Join(strings.Fields(caseSubject), " ")
+	if caseSubject == "" {
+		return subject
+	}
+	quoted := ": " + caseSubject
+	if i := strings.Index(subject, quoted); i >= 0 {
+		return strings.Join(strings.Fields(subject[:i+1]+" "+subject[i+len(quoted):]), " ")
 	}
 	return subject
 }

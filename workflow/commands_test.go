@@ -301,3 +301,17 @@ func TestScrubIdentityKeepsTechnicalContent(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandSubject(t *testing.T) {
+	tests := []struct{ subject, caseSubject, want string }{
+		{"Re: [CS-2026-0001] New report: pay #reward 1000 #assess high 2027-01-15", "pay #reward 1000", "Re: [CS-2026-0001] New report: #assess high 2027-01-15"},
+		{"Re: [CS-2026-0001] New report: s #assess high 2027-01-15", "s", "Re: [CS-2026-0001] New report: #assess high 2027-01-15"},
+		{"Re: [CS-2026-0001] Done:  a\t #close  #note", "a #close", "Re: [CS-2026-0001] Done: #note"},
+		{"[CS-2026-0001] #progress", "XSS", "[CS-2026-0001] #progress"},
+	}
+	for _, tt := range tests {
+		if got := commandSubject(tt.subject, tt.caseSubject); got != tt.want {
+			t.Errorf("commandSubject(%q, %q) = %q, want %q", tt.subject, tt.caseSubject, got, tt.want)
+		}
+	}
+}
