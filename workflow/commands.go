@@ -370,7 +370,19 @@ func (e *Engine) reporterMail(tx *store.Tx, c *store.Case, rec *store.Message, p
 	}
 	var notes []string
 	at := rec.At
+	// Consent decides what a third party learns, and a From header is easy
+	// to forge: consent counts only from a mail that answers one of ours,
+	// whose Message-ID only the recipient knows.
+	answers := false
+	for _, id := range append(append([]string(nil), p.InReplyTo...), p.References...) {
+		cid, ok := tx.CaseByMessageID(id)
+		answers = answers || ok && cid == c.ID && strings.HasSuffix(id, "@"+e.opts().Domain)
+	}
 	for _, cmd := range cmds {
+		if cmd.Keyword != "status" && !answers {
+			notes = append(notes, "the reporter's #"+cmd.Keyword+" was ignored: the mail does not answer one of ours, so its sender is not proven")
+			continue
+		}
 		consent := func(kind, value, note string) error {
 			c.Consents = append(c.Consents, store.Consent{Kind: kind, Value: value, At: at})
 			notes = append(notes, note)

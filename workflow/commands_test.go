@@ -209,7 +209,19 @@ func TestReporterKeywords(t *testing.T) {
 	f := newFixture(t)
 	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
 	_, mark := f.sentSince(t, 0)
-	f.ingest(t, report("ada@example.org", "Re: ["+id+"] Received: XSS #credit Ada Lovelace #share", "r2@x", ""))
+	var ackID string
+	for _, m := range f.show(t, id).Messages {
+		if m.Kind == "ack" {
+			ackID = m.MessageID
+		}
+	}
+	answer := "In-Reply-To: <" + ackID + ">\r\n"
+	// Forged: the right From and tag, but no reference to our mail.
+	f.ingest(t, report("ada@example.org", "Re: ["+id+"] Received: XSS #share", "forged@x", ""))
+	if v := f.show(t, id); len(v.Consents) != 0 {
+		t.Fatalf("consent taken from a mail that answers none of ours: %+v", v.Consents)
+	}
+	f.ingest(t, report("ada@example.org", "Re: ["+id+"] Received: XSS #credit Ada Lovelace #share", "r2@x", answer))
 	f.ingest(t, report("ada@example.org", "Re: ["+id+"] #status", "r3@x", ""))
 	got, _ := f.sentSince(t, mark)
 	subs := subjects(got)
@@ -224,7 +236,7 @@ func TestReporterKeywords(t *testing.T) {
 	if v.Credit == nil || *v.Credit != "Ada Lovelace" || len(v.Consents) != 2 || v.Consents[1].Kind != "share" {
 		t.Errorf("credit %v consents %+v", v.Credit, v.Consents)
 	}
-	f.ingest(t, report("ada@example.org", "Re: ["+id+"] #anonymous", "r4@x", ""))
+	f.ingest(t, report("ada@example.org", "Re: ["+id+"] #anonymous", "r4@x", answer))
 	if v := f.show(t, id); v.Credit != nil || len(v.Consents) != 3 {
 		t.Errorf("#anonymous did not revoke credit: %v %+v", v.Credit, v.Consents)
 	}

@@ -157,11 +157,11 @@ func (e *Engine) thread(tx *store.Tx, p *parser.Message) (c *store.Case, tagged 
 	return nil, tagged, nil
 }
 
-// mayJoin: only the reporter, staff and a recorded third-party owner may
-// add to a case by its tag alone.
+// mayJoin: only the reporter, staff, a recorded third-party owner and our
+// own address (our mail coming back) may add to a case by its tag alone.
 func (e *Engine) mayJoin(c *store.Case, from string) bool {
 	return from != "" && (strings.EqualFold(from, c.Reporter.Addr) || e.isStaff(from) ||
-		(c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty)))
+		e.isOwnAddress(from) || (c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty)))
 }
 
 func (e *Engine) ingestOne(tx *store.Tx, in Incoming, p *parser.Message, sum string) (Outcome, error) {

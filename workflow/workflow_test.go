@@ -423,3 +423,22 @@ func TestThousandReportsFromOneSender(t *testing.T) {
 		t.Errorf("%d cases, %d acks, %d flood notices; want 1000, 5, 1", len(list), acks, flood)
 	}
 }
+
+// TestOwnMailComingBackThreads: with staff.notify pointing at the security
+// mailbox itself, our notifications come back; they join their case, open
+// no new one, and cause no mail.
+func TestOwnMailComingBackThreads(t *testing.T) {
+	f := newFixture(t)
+	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
+	f.flush(t)
+	sent := len(f.sink.messages())
+	o := f.ingest(t, []byte("From: CloudSphere <security@example.test>\r\nTo: security@example.test\r\nSubject: ["+id+"] New report: XSS\r\n"+
+		"Message-ID: <own@example.test>\r\nX-Disclosured-Case: "+id+"\r\nAuto-Submitted: auto-generated\r\n\r\nreport\r\n"))
+	if o.New || o.CaseID != id {
+		t.Errorf("own mail: %+v, want it joined to %s", o, id)
+	}
+	f.flush(t)
+	if n := len(f.sink.messages()); n != sent {
+		t.Errorf("own mail caused %d mails", n-sent)
+	}
+}
