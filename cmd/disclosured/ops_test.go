@@ -281,3 +281,47 @@ func TestSMTPOutageDelaysButLosesNothing(t *testing.T) {
 		t.Errorf("%d acknowledgments after the outage, want 1", n)
 	}
 }
+
+// TestSystemdNotify: with NOTIFY_SOCKET set, as under Type=notify, the
+// daemon reports READY=1 after its first IMAP login and STOPPING=1 when it
+// shuts down.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	got := make(chan string, 10)
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	next := func() string {
+		select {
+		case s := <-got:
+			return s
+		case <-time.After(15 * time.Second):
+			return "nothing within 15s"
+		}
+	}
+	ms := mailSystem(t)
+	d := startOps(t, writeConfig(t, ms, ""))
+	if s := next(); s != "READY=1" {
+		t.Errorf("first notification %q, want READY=1", s)
+	}
+	if !strings.Contains(d.logs.String(), "imap connected") {
+		t.Error("READY=1 came before the first IMAP login")
+	}
+	d.stop(t)
+	if s := next(); s != "STOPPING=1" {
+		t.Errorf("notification at shutdown %q, want STOPPING=1", s)
+	}
+}
