@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-
 	"disclosured/store"
 	"disclosured/workflow"
 )
@@ -70,16 +68,7 @@ func TestCorpusThroughIntake(t *testing.T) {
 			}
 			category[normHash(raw)] = cat + "/" + filepath.Base(f)
 			copies[normHash(raw)]++
-			cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: received})
-			if _, err := cmd.Write(raw); err != nil {
-				t.Fatalf("append %s: %v", f, err)
-			}
-			if err := cmd.Close(); err != nil {
-				t.Fatalf("append %s: %v", f, err)
-			}
-			if _, err := cmd.Wait(); err != nil {
-				t.Fatalf("append %s: %v", f, err)
-			}
+			appendOn(t, c, "INBOX", raw, received)
 			n++
 		}
 	}

@@ -194,16 +194,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 			{"Message-ID", fmt.Sprintf("<kill9-%03d-%s@example.org>", i, mark)},
 			{"Date", time.Now().Format(time.RFC1123Z)},
 		}, fmt.Sprintf("Report %d: SQL injection in /item?id=%d (%s)\n", i, i, mark))
-		cmd := c.Append("INBOX", int64(len(raw)), nil)
-		if _, err := cmd.Write(raw); err != nil {
-			t.Fatalf("append %d: %v", i, err)
-		}
-		if err := cmd.Close(); err != nil {
-			t.Fatalf("append %d: %v", i, err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatalf("append %d: %v", i, err)
-		}
+		appendOn(t, c, "INBOX", raw, time.Time{})
 	}
 	t.Logf("%d reports appended in %v", crashReports, time.Since(start).Round(time.Millisecond))
 

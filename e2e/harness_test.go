@@ -364,16 +364,23 @@ func countMail(t *testing.T, env map[string]string, user, password, mailbox stri
 // had been delivered at that time, bypassing Postfix.
 func appendMail(t *testing.T, env map[string]string, user, password, mailbox string, raw []byte, internalDate time.Time) {
 	t.Helper()
-	c := imapLogin(t, env, user, password)
+	appendOn(t, imapLogin(t, env, user, password), mailbox, raw, internalDate)
+}
+
+// appendOn appends over an open connection, for tests that put many
+// messages in place (one login each would exhaust the server's limits).
+// A zero internalDate means now.
+func appendOn(t *testing.T, c *imapclient.Client, mailbox string, raw []byte, internalDate time.Time) {
+	t.Helper()
 	cmd := c.Append(mailbox, int64(len(raw)), &imap.AppendOptions{Time: internalDate})
 	if _, err := cmd.Write(raw); err != nil {
-		t.Fatalf("append to %s %s: %v", user, mailbox, err)
+		t.Fatalf("append to %s: %v", mailbox, err)
 	}
 	if err := cmd.Close(); err != nil {
-		t.Fatalf("append to %s %s: %v", user, mailbox, err)
+		t.Fatalf("append to %s: %v", mailbox, err)
 	}
 	if _, err := cmd.Wait(); err != nil {
-		t.Fatalf("append to %s %s: %v", user, mailbox, err)
+		t.Fatalf("append to %s: %v", mailbox, err)
 	}
 }
 
