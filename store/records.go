@@ -34,6 +34,8 @@ type Case struct {
 	// PausedAt is set while the case waits for the reporter (#info); the
 	// open deadlines move by the paused business time when they reply.
 	PausedAt *time.Time `json:"paused_at,omitempty"`
+	// Pauses are the ended pauses, for the record.
+	Pauses []Pause `json:"pauses,omitempty"`
 	// Thread is the Message-ID of the last mail in the conversation with
 	// the reporter, which the next reply answers.
 	Thread    string    `json:"thread,omitempty"`
@@ -41,6 +43,14 @@ type Case struct {
 	// ErasedAt is set when the personal data was erased; the case is
 	// then an anonymous tombstone.
 	ErasedAt *time.Time `json:"erased_at,omitempty"`
+}
+
+// Pause is one interval in which a case's timers waited for the reporter.
+type Pause struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Business is the working time it moved the open deadlines by.
+	Business time.Duration `json:"business_ns"`
 }
 
 // Reward is a reward offered to the reporter.

@@ -251,9 +251,13 @@ func TestInfoPausesTimers(t *testing.T) {
 	f.ingest(t, staffMail(id, "#info", "Which browser?", ""))
 	f.now = time.Date(2026, 11, 24, 10, 0, 0, 0, f.now.Location()) // one working day later
 	f.ingest(t, report("ada@example.org", "Re: ["+id+"] More information needed", "r2@x", ""))
-	got := f.show(t, id).Deadlines[TimerAssess].Due
+	v := f.show(t, id)
+	got := v.Deadlines[TimerAssess].Due
 	if want := due.Add(24 * time.Hour); !got.Equal(want) {
 		t.Errorf("assess due %s after the pause, want %s", got, want)
+	}
+	if v.PausedAt != nil || len(v.Pauses) != 1 || v.Pauses[0].Business != 8*time.Hour {
+		t.Errorf("pause record: paused_at %v, pauses %+v; want one ended pause of 8 working hours", v.PausedAt, v.Pauses)
 	}
 }
 

@@ -58,5 +58,6 @@ func (e *Engine) resume(c *store.Case, at time.Time) {
 			d.Paused += paused
 		}
 	}
+	c.Pauses = append(c.Pauses, store.Pause{From: *c.PausedAt, To: at, Business: paused})
 	c.PausedAt = nil
 }

@@ -38,6 +38,8 @@ type CaseView struct {
 	PublishAt    *string                 `json:"publish_at"`
 	ThirdParty   *string                 `json:"third_party"`
 	RefersTo     *string                 `json:"refers_to"`
+	PausedAt     *time.Time              `json:"paused_at"`
+	Pauses       []store.Pause           `json:"pauses"`
 	Deadlines    map[string]DeadlineView `json:"deadlines"`
 	Messages     []MessageView           `json:"messages"`
 	Events       []store.Event           `json:"events"`
@@ -117,7 +119,10 @@ func ShowCase(db *store.DB, id string) (*CaseView, error) {
 			Subject: c.Subject, ReceivedAt: c.ReceivedAt, Class: c.Class, Language: c.Language,
 			Severity: opt(c.Severity), FixBy: opt(c.FixBy), Reward: c.Reward, Credit: opt(c.Credit),
 			Consents: c.Consents, PublishAt: opt(c.PublishAt), ThirdParty: opt(c.ThirdParty),
-			RefersTo: opt(c.RefersTo), Deadlines: map[string]DeadlineView{}}
+			RefersTo: opt(c.RefersTo), PausedAt: c.PausedAt, Pauses: c.Pauses, Deadlines: map[string]DeadlineView{}}
+		if v.Pauses == nil {
+			v.Pauses = []store.Pause{}
+		}
 		if v.Consents == nil {
 			v.Consents = []store.Consent{}
 		}
