@@ -49,6 +49,9 @@ func Load(dir string) (*Set, error) {
 	for _, lang := range Languages {
 		for _, name := range Names {
 			src, origin, err := source(dir, lang, name)
+			if errors.Is(err, fs.ErrNotExist) && lang != "en" {
+				continue // Render falls back to English
+			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
