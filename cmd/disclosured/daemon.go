@@ -57,26 +57,17 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	}
 	reg := prometheus.NewRegistry()
 	var m *metrics.Metrics
-	opts, err := engineOptions(cfg, log)
-	if err != nil {
-		return err
-	}
-	opts.Observer = workflow.Observer{
+	obs := workflow.Observer{
 		Ingested:   func(class string) { m.Ingested(class) },
 		MailSent:   func(kind string) { m.MailSent(kind) },
 		MailFailed: func(kind string) { m.MailFailed(kind) },
 		Panicked:   func(component string) { m.Panic(component) },
 	}
-	tmpl, err := loadTemplates(cfg)
-	if err != nil {
-		return err
-	}
-	db, err := openStore(cfg, false)
+	engine, db, err := openEngine(cfg, log, obs)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	engine := workflow.New(db, opts, tmpl)
 
 	imapOpts, err := imapOptions(cfg, log)
 	if err != nil {
@@ -179,7 +170,7 @@ loop:
 			break loop
 		case <-e.reload:
 			sdNotify(log, daemon.SdNotifyReloading)
-			cfg = reload(cfgPath, cfg, e, engine, opts.Observer, log)
+			cfg = reload(cfgPath, cfg, e, engine, obs, log)
 			sdNotify(log, daemon.SdNotifyReady)
 		}
 	}

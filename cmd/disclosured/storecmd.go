@@ -147,7 +147,7 @@ func runLocal(ctx context.Context, cfg *config.Config, sc storeCmd, args []strin
 	var closer func() error
 	s.open = func() error {
 		if sc.write {
-			engine, db, err := openEngine(cfg, newLogger(cfg, io.Discard))
+			engine, db, err := openEngine(cfg, newLogger(cfg, io.Discard), workflow.Observer{})
 			if err != nil {
 				return err
 			}

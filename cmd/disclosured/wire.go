@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"strings"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -107,11 +107,12 @@ func loadTemplates(cfg *config.Config) (*templates.Set, error) {
 }
 
 // openEngine opens the store and builds the workflow engine on it.
-func openEngine(cfg *config.Config, log *slog.Logger) (*workflow.Engine, *store.DB, error) {
+func openEngine(cfg *config.Config, log *slog.Logger, obs workflow.Observer) (*workflow.Engine, *store.DB, error) {
 	opts, err := engineOptions(cfg, log)
 	if err != nil {
 		return nil, nil, err
 	}
+	opts.Observer = obs
 	tmpl, err := loadTemplates(cfg)
 	if err != nil {
 		return nil, nil, err
@@ -125,18 +126,11 @@ func openEngine(cfg *config.Config, log *slog.Logger) (*workflow.Engine, *store.
 
 func openStore(cfg *config.Config, readOnly bool) (*store.DB, error) {
 	if !readOnly {
-		if err := os.MkdirAll(dirOf(cfg.Store.Path), 0o700); err != nil {
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o700); err != nil {
 			return nil, fmt.Errorf("create store directory: %w", err)
 		}
 	}
 	return store.Open(cfg.Store.Path, store.Options{ReadOnly: readOnly})
-}
-
-func dirOf(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i > 0 {
-		return p[:i]
-	}
-	return "."
 }
 
 // tlsConfig builds the client TLS settings for a server address.
