@@ -273,41 +273,40 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		return nil, err
 	}
 
-	data := e.caseData(c, rec)
-	if tagged != "" {
-		data.Notes = append(data.Notes, refersNote(tagged))
-	}
+	// Whether the reporter is acknowledged, and what staff are told: a
+	// new-report notice, one flood notice when the sender crosses the daily
+	// limit, or nothing (our own mail coming back, or a flood already told).
 	reason := e.noReplyReason(p, raw)
-	loop := e.isOwnAddress(p.From.Addr) || hasLoopHeader(raw)
-	ack, flood := false, false
+	notify := "new-report"
+	if e.isOwnAddress(p.From.Addr) || hasLoopHeader(raw) {
+		notify = "" // telling anyone would loop
+	}
 	if reason == "" {
-		day := local.Format(time.DateOnly)
-		n, err := tx.IncSenderCount(p.From.Addr, day)
+		n, err := tx.IncSenderCount(p.From.Addr, local.Format(time.DateOnly))
 		if err != nil {
 			return nil, err
 		}
-		limit := e.opts().AcksPerSenderPerDay
-		switch {
-		case limit <= 0 || n <= limit:
-			ack = true
-		case n == limit+1:
-			flood = true
+		if limit := e.opts().AcksPerSenderPerDay; limit > 0 && n > limit {
 			reason = fmt.Sprintf("more than %d reports from this sender today", limit)
-		default:
-			reason = fmt.Sprintf("more than %d reports from this sender today", limit)
+			notify = ""
+			if n == limit+1 {
+				notify = "flood"
+			}
 		}
 	}
-	if ack {
+	if reason == "" {
 		// The policy's promises run for reports we acknowledge; machine
 		// mail, our own mail and floods are stored without timers, or they
 		// would page staff about mail nobody needs to answer.
 		for _, name := range []string{TimerAcknowledge, TimerAssess, TimerResolve} {
 			e.startTimer(c, name, at)
 		}
-		data = e.caseData(c, rec)
-		if tagged != "" {
-			data.Notes = append(data.Notes, refersNote(tagged))
-		}
+	}
+	data := e.caseData(c, rec)
+	if tagged != "" {
+		data.Notes = append(data.Notes, refersNote(tagged))
+	}
+	if reason == "" {
 		msgID, err := e.queue(tx, c, outgoing{kind: "ack", tmpl: "ack", lang: c.Language,
 			to: []string{p.From.Addr}, data: data, inReplyTo: p.MessageID, refs: p.References,
 			autoSubmitted: "auto-replied"}, at)
@@ -324,20 +323,9 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 			return nil, err
 		}
 	}
-	data.State = c.State
-	switch {
-	case loop:
-		// Our own mail came back: store it, tell nobody, or we would loop.
-	case flood:
-		data.Count = e.opts().AcksPerSenderPerDay + 1
-		if _, err := e.queue(tx, c, outgoing{kind: "flood", tmpl: "flood", lang: e.opts().Languages[0],
-			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
-			return nil, err
-		}
-	case reason != "" && strings.HasPrefix(reason, "more than"):
-		// Flood already announced once today.
-	default:
-		if _, err := e.queue(tx, c, outgoing{kind: "new-report", tmpl: "new-report", lang: e.opts().Languages[0],
+	if notify != "" {
+		data.State, data.Count = c.State, e.opts().AcksPerSenderPerDay+1
+		if _, err := e.queue(tx, c, outgoing{kind: notify, tmpl: notify, lang: e.opts().Languages[0],
 			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
 			return nil, err
 		}
