@@ -43,7 +43,6 @@ func htmlToText(src string) string {
 		case strings.HasPrefix(rest, "<![cdata["):
 			end := strings.Index(rest, "]]>")
 			if end < 0 {
-				end = len(rest)
 				writeHTMLText(&b, src[i+9:], pre > 0)
 				i = len(src)
 			} else {
