@@ -114,7 +114,9 @@ func (t *Tx) AppendEvent(caseID string, ev Event) error {
 	if err != nil {
 		return fmt.Errorf("append event for %s: %w", caseID, err)
 	}
-	ev.Seq, _ = b.NextSequence()
+	if ev.Seq, err = b.NextSequence(); err != nil {
+		return fmt.Errorf("append event for %s: %w", caseID, err)
+	}
 	if err := putJSON(b, u64(ev.Seq), ev); err != nil {
 		return fmt.Errorf("append event for %s: %w", caseID, err)
 	}
@@ -150,7 +152,10 @@ func (t *Tx) AddMessage(m *Message, raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("add message to %s: %w", m.CaseID, err)
 	}
-	n, _ := b.NextSequence()
+	n, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("add message to %s: %w", m.CaseID, err)
+	}
 	m.Key = fmt.Sprintf("%s/%d", m.CaseID, n)
 	if err := putJSON(b, u64(n), m); err != nil {
 		return fmt.Errorf("add message to %s: %w", m.CaseID, err)

@@ -260,7 +260,6 @@ func (e *Engine) apply(tx *store.Tx, c *store.Case, cmds []parser.Command, msg s
 			e.stopTimer(nc, TimerProgress)
 			toReporter("duplicate", func(d *templates.Data) { d.DuplicateOf = target })
 			ch.changes = append(ch.changes, "duplicate of "+target)
-			ev.Detail = "#duplicate " + target
 		case "reward":
 			amount, _ := strconv.Atoi(cmd.Args[0])
 			if len(cmd.Args) > 1 && !strings.EqualFold(cmd.Args[1], e.opts().Currency) {
