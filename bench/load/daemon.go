@@ -303,3 +303,17 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	rank := int(p/100*float64(len(s))+0.999999) - 1
 	return s[min(max(rank, 0), len(s)-1)]
 }
+
+// startConnected starts the daemon and waits until it has logged in to
+// IMAP; on failure the daemon is stopped again.
+func startConnected(st *stack, bin, cfgPath, dir string, timeout time.Duration) (*daemon, error) {
+	d, err := startDaemon(bin, cfgPath, filepath.Join(dir, "daemon.log"), st.env["MAILSTACK_CA_CERT"])
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.log.next(timeout, func(l logLine) bool { return l.Msg == "imap connected" }, d.alive); err != nil {
+		d.stop()
+		return nil, fmt.Errorf("daemon did not connect to IMAP: %w\n%s", err, d.log.last(20))
+	}
+	return d, nil
+}

@@ -56,7 +56,7 @@ func runLatency(cfg config, st *stack, bin, work string, n int) (*latencyResult,
 	}
 	defer rep.close()
 
-	d, err := startDaemon(bin, cfgPath, filepath.Join(dir, "daemon.log"), st.env["MAILSTACK_CA_CERT"])
+	d, err := startConnected(st, bin, cfgPath, dir, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +66,6 @@ func runLatency(cfg config, st *stack, bin, work string, n int) (*latencyResult,
 			d.stop()
 		}
 	}()
-	if _, err := d.log.next(30*time.Second, func(l logLine) bool { return l.Msg == "imap connected" }, d.alive); err != nil {
-		return nil, fmt.Errorf("daemon did not connect to IMAP: %w\n%s", err, d.log.last(20))
-	}
 
 	c, err := st.smtpDial("MAILSTACK_SMTP_PORT", "")
 	if err != nil {

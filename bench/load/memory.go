@@ -88,7 +88,7 @@ func memRun(st *stack, bin, dir, dbPath string, limit int64, msgs [][]byte) ([]m
 	if err != nil {
 		return nil, err
 	}
-	d, err := startDaemon(bin, cfgPath, filepath.Join(dir, "daemon.log"), st.env["MAILSTACK_CA_CERT"])
+	d, err := startConnected(st, bin, cfgPath, dir, 60*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +98,6 @@ func memRun(st *stack, bin, dir, dbPath string, limit int64, msgs [][]byte) ([]m
 			d.stop()
 		}
 	}()
-	if _, err := d.log.next(60*time.Second, func(l logLine) bool { return l.Msg == "imap connected" }, d.alive); err != nil {
-		return nil, fmt.Errorf("daemon did not connect to IMAP: %w\n%s", err, d.log.last(20))
-	}
 	var out []memStatus
 	for i, raw := range msgs {
 		if err := st.lmtpDeliver(st.user("SECURITY"), [][]byte{raw}, 1); err != nil {
