@@ -99,43 +99,56 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 	return time.Time{}, nil
 }
 
-// settle records the result of one attempt.
+// settle records the result of one attempt. It logs and reports the
+// outcome only once it is committed, so whatever reads the log or the
+// metrics sees the store agree.
 func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 	now := e.opts().Now()
-	log := e.log.With("component", "outbox", "case_id", m.CaseID, "mail_id", m.ID, "kind", m.Kind)
-	return e.db.Update(func(tx *store.Tx) error {
-		cur, err := tx.Mail(m.ID)
-		if err != nil {
+	var cur *store.OutMail
+	err := e.db.Update(func(tx *store.Tx) error {
+		var err error
+		if cur, err = tx.Mail(m.ID); err != nil {
 			return err
 		}
 		prev := cur.NextAt
 		switch {
 		case sendErr == nil:
 			cur.Status, cur.SentAt, cur.LastError = store.MailSent, now, ""
-			log.Info("mail sent", "attempts", cur.Attempts)
-			if f := e.opts().Observer.MailSent; f != nil {
-				f(cur.Kind)
-			}
 			if err := tx.PutMail(cur, prev); err != nil {
 				return err
 			}
 			return e.mailSent(tx, cur, now)
 		case mailbox.IsPermanent(sendErr) || now.Sub(cur.CreatedAt) > giveUpAfter:
 			cur.Status, cur.LastError = store.MailFailed, sendErr.Error()
-			log.Error("mail failed for good", "attempts", cur.Attempts, "err", sendErr)
-			if f := e.opts().Observer.MailFailed; f != nil {
-				f(cur.Kind)
-			}
 			if err := tx.PutMail(cur, prev); err != nil {
 				return err
 			}
 			return e.mailFailed(tx, cur, now)
 		default:
 			cur.LastError = sendErr.Error()
-			log.Warn("mail not sent, will retry", "attempts", cur.Attempts, "next_at", cur.NextAt, "err", sendErr)
 			return tx.PutMail(cur, prev)
 		}
 	})
+	if err != nil {
+		return err
+	}
+	log := e.log.With("component", "outbox", "case_id", m.CaseID, "mail_id", m.ID, "kind", m.Kind, "attempts", cur.Attempts)
+	obs := e.opts().Observer
+	switch cur.Status {
+	case store.MailSent:
+		log.Info("mail sent")
+		if obs.MailSent != nil {
+			obs.MailSent(cur.Kind)
+		}
+	case store.MailFailed:
+		log.Error("mail failed for good", "err", sendErr)
+		if obs.MailFailed != nil {
+			obs.MailFailed(cur.Kind)
+		}
+	default:
+		log.Warn("mail not sent, will retry", "next_at", cur.NextAt, "err", sendErr)
+	}
+	return nil
 }
 
 // mailSent applies what a delivered mail means for its case: an
