@@ -636,7 +636,10 @@ func (r *progressReader) Read(p []byte) (int, error) {
 func readLimited(r imap.LiteralReader, limit int64) (raw []byte, total int64, truncated bool, err error) {
 	var buf bytes.Buffer
 	if n := min(r.Size(), limit); n > 0 {
-		buf.Grow(int(n))
+		// bytes.Buffer.ReadFrom wants MinRead bytes free before every
+		// read, including the one that only sees EOF: without the slack a
+		// full buffer is doubled just to learn that the literal ended.
+		buf.Grow(int(n) + bytes.MinRead)
 	}
 	n, err := io.Copy(&buf, io.LimitReader(r, limit))
 	if err != nil {

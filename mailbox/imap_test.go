@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -956,5 +957,46 @@ func TestIntakeSurvivesConnectionDroppedMidFetch(t *testing.T) {
 	case b := <-rec.got:
 		t.Errorf("delivered again: %d messages", len(b.Messages))
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// sizedReader is an IMAP literal of a known size, as imapclient hands it over.
+type sizedReader struct {
+	*bytes.Reader
+	size int64
+}
+
+func (r sizedReader) Size() int64 { return r.size }
+
+// TestReadLimitedHoldsOneCopy: reading a large literal allocates it once.
+// A buffer sized exactly to the literal used to be doubled by the final read
+// that only sees EOF, which put a second, larger copy on the heap.
+func TestReadLimitedHoldsOneCopy(t *testing.T) {
+	const size = 8 << 20
+	body := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	for _, tc := range []struct {
+		name  string
+		limit int64
+		want  int // bytes kept
+	}{
+		{"whole", 1 << 30, size},
+		{"truncated", size / 2, size / 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			raw, total, truncated, err := readLimited(sizedReader{bytes.NewReader(body), size}, tc.limit)
+			runtime.ReadMemStats(&after)
+			if err != nil || len(raw) != tc.want || total != size || truncated != (tc.want < size) {
+				t.Fatalf("got %d bytes of %d, truncated %v, err %v", len(raw), total, truncated, err)
+			}
+			if !bytes.Equal(raw, body[:tc.want]) {
+				t.Fatal("bytes differ from the literal")
+			}
+			if got := after.TotalAlloc - before.TotalAlloc; got > uint64(tc.want)+uint64(tc.want)/4 {
+				t.Errorf("allocated %d bytes to read %d", got, tc.want)
+			}
+		})
 	}
 }
