@@ -74,6 +74,18 @@ func IsPermanent(err error) bool {
 // accepted, it redials once. Cancelling ctx aborts the send and drops the
 // connection.
 func (s *Sender) Send(ctx context.Context, from string, to []string, raw []byte) error {
+	return s.SendAfter(ctx, from, to, raw, nil)
+}
+
+// SendAfter is Send, except that it holds back the end of DATA, the moment
+// the server takes responsibility for the message, until ready returns. The
+// caller can finish other work (committing the previous send's result) while
+// the envelope and body travel, without ever having two accepted messages
+// unrecorded. If ready fails, the connection is dropped inside DATA, so the
+// server discards the message, and SendAfter returns that error. ready may be
+// called twice (when a dead cached connection is redialled) and must return
+// the same result each time; a nil ready does not wait.
+func (s *Sender) SendAfter(ctx context.Context, from string, to []string, raw []byte, ready func() error) error {
 	if len(to) == 0 {
 		return errors.New("send: no recipients")
 	}
@@ -84,12 +96,12 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, raw []byte)
 	}
 
 	reused := s.c != nil
-	stale, err := s.sendOnce(ctx, from, to, raw)
+	stale, err := s.sendOnce(ctx, from, to, raw, ready)
 	if err != nil && reused && stale && ctx.Err() == nil {
 		// The server dropped the idle connection (or said 421 on MAIL):
 		// nothing of this message was accepted, so a retry cannot duplicate.
 		s.log.Debug("cached smtp connection was dead; redialling", "err", err)
-		_, err = s.sendOnce(ctx, from, to, raw)
+		_, err = s.sendOnce(ctx, from, to, raw, ready)
 	}
 	return err
 }
@@ -123,7 +135,7 @@ const (
 // sendOnce sends over the cached connection, dialling if there is none.
 // stale reports a failure on MAIL FROM that suggests a dead connection rather
 // than a refusal of this message.
-func (s *Sender) sendOnce(ctx context.Context, from string, to []string, raw []byte) (stale bool, err error) {
+func (s *Sender) sendOnce(ctx context.Context, from string, to []string, raw []byte, ready func() error) (stale bool, err error) {
 	if s.c == nil {
 		if err := s.connect(ctx); err != nil {
 			return false, fmt.Errorf("connect to %s: %w", s.o.Address, err)
@@ -134,7 +146,7 @@ func (s *Sender) sendOnce(ctx context.Context, from string, to []string, raw []b
 		defer recoverLog(s.log, "smtp cancel")
 		conn.Close()
 	})
-	ph, err := transact(c, from, to, raw)
+	ph, err := transact(c, from, to, raw, ready)
 	if !stop() {
 		// ctx was cancelled and the connection closed under us.
 		s.drop()
@@ -165,8 +177,8 @@ func (s *Sender) sendOnce(ctx context.Context, from string, to []string, raw []b
 }
 
 // transact runs MAIL, RCPT and DATA, like smtp.Client.SendMail, and reports
-// how far it got.
-func transact(c *smtp.Client, from string, to []string, raw []byte) (phase, error) {
+// how far it got. It waits for ready, if set, before it ends DATA.
+func transact(c *smtp.Client, from string, to []string, raw []byte, ready func() error) (phase, error) {
 	var opts *smtp.MailOptions
 	if !isASCII(from) || !allASCII(to) {
 		opts = &smtp.MailOptions{UTF8: true} // RFC 6531 SMTPUTF8
@@ -186,6 +198,13 @@ func transact(c *smtp.Client, from string, to []string, raw []byte) (phase, erro
 	if _, err := w.Write(raw); err != nil {
 		w.Close()
 		return phaseData, fmt.Errorf("write data: %w", err)
+	}
+	if ready != nil {
+		if err := ready(); err != nil {
+			// Not w.Close: that would send the final dot. The caller
+			// drops the connection, which makes the server discard it.
+			return phaseData, fmt.Errorf("held before the end of data: %w", err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		return phaseData, fmt.Errorf("end data: %w", err)

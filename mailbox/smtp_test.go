@@ -405,3 +405,37 @@ func TestSenderTLSModes(t *testing.T) {
 		})
 	}
 }
+
+// TestSendAfterHoldsTheEndOfData: the server has not taken the message when
+// ready runs, takes it once ready succeeds, and never gets it when ready
+// fails; the next send then works on a new connection.
+func TestSendAfterHoldsTheEndOfData(t *testing.T) {
+	sink := newSMTPSink(t, false)
+	s := newTestSender(t, sink, "", "")
+	to := []string{"reporter@example.org"}
+
+	calls := 0
+	err := s.SendAfter(t.Context(), "security@example.net", to, testMail(0), func() error {
+		calls++
+		if _, mails := sink.snapshot(); len(mails) != 0 {
+			t.Errorf("the server had %d mails before ready returned", len(mails))
+		}
+		return nil
+	})
+	if _, mails := sink.snapshot(); err != nil || calls != 1 || len(mails) != 1 {
+		t.Fatalf("ready called %d times, err %v, %d mails; want 1, nil, 1", calls, err, len(mails))
+	}
+
+	commitFailed := errors.New("commit failed")
+	err = s.SendAfter(t.Context(), "security@example.net", to, testMail(1), func() error { return commitFailed })
+	if !errors.Is(err, commitFailed) {
+		t.Fatalf("send with a failing ready: %v, want the ready error", err)
+	}
+	if err := s.Send(t.Context(), "security@example.net", to, testMail(2)); err != nil {
+		t.Fatalf("send after the abandoned one: %v", err)
+	}
+	sessions, mails := sink.snapshot()
+	if sessions != 2 || len(mails) != 2 || mails[1].data != string(testMail(2)) {
+		t.Errorf("%d sessions, %d mails (%+v); want 2 and 2, without the abandoned mail", sessions, len(mails), mails)
+	}
+}

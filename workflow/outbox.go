@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"disclosured/mailbox"
@@ -86,17 +87,33 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 		if len(due) == 0 {
 			return next, nil
 		}
-		for _, m := range due {
-			if ctx.Err() != nil {
-				return time.Time{}, nil
-			}
-			sendErr := s.Send(ctx, m.From, m.To, m.Raw)
-			if err := e.settle(m, sendErr); err != nil {
-				return time.Time{}, err
-			}
+		if err := e.sendBatch(ctx, s, due); err != nil {
+			return time.Time{}, err
 		}
 	}
 	return time.Time{}, nil
+}
+
+// sendBatch sends due one by one. The result of each send is committed
+// while the next one's envelope and body travel, and the next send ends its
+// DATA only after that commit, so a crash at any moment leaves at most one
+// accepted mail unrecorded, to be sent again after restart, while the
+// commit's fsync stays off the critical path.
+func (e *Engine) sendBatch(ctx context.Context, s *mailbox.Sender, due []*store.OutMail) error {
+	prev := func() error { return nil } // the previous result's commit
+	for _, m := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		sendErr := s.SendAfter(ctx, m.From, m.To, m.Raw, prev)
+		if err := prev(); err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() { done <- e.settle(m, sendErr) }()
+		prev = sync.OnceValue(func() error { return <-done })
+	}
+	return prev()
 }
 
 // settle records the result of one attempt. It logs and reports the
