@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +190,33 @@ func TestSenderCounts(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLargeMessageIsCopiedOnce: committing a large raw message costs one
+// copy of it (bbolt's page buffer), not a copy per remap of a growing file.
+func TestLargeMessageIsCopiedOnce(t *testing.T) {
+	db, _ := openTemp(t)
+	raw := bytes.Repeat([]byte("0123456789abcdef"), 24<<20/16)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err := db.Update(func(tx *Tx) error {
+		if err := tx.PutCase(&Case{ID: "CS-2026-0001", State: "new"}); err != nil {
+			return err
+		}
+		return tx.AddMessage(&Message{CaseID: "CS-2026-0001", Direction: "in"}, raw)
+	})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > uint64(len(raw))*3/2 {
+		t.Errorf("committing %d MiB allocated %d MiB", len(raw)>>20, got>>20)
+	}
+	var back []byte
+	db.View(func(tx *Tx) error { back, err = tx.Raw("CS-2026-0001/1"); return err })
+	if !bytes.Equal(back, raw) {
+		t.Errorf("read back %d bytes, err %v; want the %d stored", len(back), err, len(raw))
 	}
 }
