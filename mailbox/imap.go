@@ -111,6 +111,9 @@ type Batch struct {
 	Mailbox     string
 	UIDValidity uint32
 	Messages    []Message
+	// Remaining is how many messages the same scan will deliver in later
+	// batches: more than zero while working through a backlog.
+	Remaining int
 }
 
 // Handler receives each batch. It returns nil only once every message in the
@@ -442,11 +445,13 @@ func (in *Intake) scan(ctx context.Context, c *imapclient.Client, caps imap.CapS
 		if err != nil {
 			return err
 		}
+		remaining := len(sizes)
 		for _, uids := range planBatches(sizes, in.o.BatchBytes, in.o.BatchMessages, in.o.MaxMessageBytes) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := in.processBatch(ctx, c, caps, uids); err != nil {
+			remaining -= len(uids)
+			if err := in.processBatch(ctx, c, caps, uids, remaining); err != nil {
 				return err
 			}
 		}
@@ -457,7 +462,7 @@ func (in *Intake) scan(ctx context.Context, c *imapclient.Client, caps imap.CapS
 
 // processBatch fetches one batch, hands it to the Handler and, only if that
 // succeeded, marks the delivered messages processed.
-func (in *Intake) processBatch(ctx context.Context, c *imapclient.Client, caps imap.CapSet, uids []imap.UID) error {
+func (in *Intake) processBatch(ctx context.Context, c *imapclient.Client, caps imap.CapSet, uids []imap.UID, remaining int) error {
 	msgs, err := in.fetchBatch(c, uids)
 	if err != nil {
 		return err
@@ -471,7 +476,7 @@ func (in *Intake) processBatch(ctx context.Context, c *imapclient.Client, caps i
 		done[i] = imap.UID(m.UID)
 		bytes += int64(len(m.Raw))
 	}
-	b := Batch{Mailbox: in.o.Mailbox, UIDValidity: in.uidValidity, Messages: msgs}
+	b := Batch{Mailbox: in.o.Mailbox, UIDValidity: in.uidValidity, Messages: msgs, Remaining: remaining}
 	if err := in.callHandler(ctx, b); err != nil {
 		return &handlerError{err: err}
 	}

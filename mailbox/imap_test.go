@@ -427,11 +427,12 @@ func TestIntakeDeliversExistingMailInBatches(t *testing.T) {
 		batchBytes    int64
 		n             int
 		want          []int // messages per batch
+		remaining     []int // Batch.Remaining per batch
 	}{
-		{name: "defaults", n: 5, want: []int{5}},
-		{name: "by count", batchMessages: 2, n: 5, want: []int{2, 2, 1}},
-		{name: "by bytes", batchBytes: 2*size + size/2, n: 5, want: []int{2, 2, 1}},
-		{name: "bytes smaller than one message", batchBytes: 1, n: 3, want: []int{1, 1, 1}},
+		{name: "defaults", n: 5, want: []int{5}, remaining: []int{0}},
+		{name: "by count", batchMessages: 2, n: 5, want: []int{2, 2, 1}, remaining: []int{3, 1, 0}},
+		{name: "by bytes", batchBytes: 2*size + size/2, n: 5, want: []int{2, 2, 1}, remaining: []int{3, 1, 0}},
+		{name: "bytes smaller than one message", batchBytes: 1, n: 3, want: []int{1, 1, 1}, remaining: []int{2, 1, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -460,9 +461,10 @@ func TestIntakeDeliversExistingMailInBatches(t *testing.T) {
 				}
 			}
 			rec.mu.Lock()
-			var shape []int
+			var shape, remaining []int
 			for _, b := range rec.batches {
 				shape = append(shape, len(b.Messages))
+				remaining = append(remaining, b.Remaining)
 				if b.Mailbox != "INBOX" || b.UIDValidity == 0 {
 					t.Errorf("batch mailbox %q uidvalidity %d", b.Mailbox, b.UIDValidity)
 				}
@@ -470,6 +472,9 @@ func TestIntakeDeliversExistingMailInBatches(t *testing.T) {
 			rec.mu.Unlock()
 			if !slices.Equal(shape, tt.want) {
 				t.Errorf("batch sizes = %v, want %v", shape, tt.want)
+			}
+			if !slices.Equal(remaining, tt.remaining) {
+				t.Errorf("remaining after each batch = %v, want %v", remaining, tt.remaining)
 			}
 
 			waitMarked(t, ts, tt.n)

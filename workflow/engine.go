@@ -105,6 +105,9 @@ type Engine struct {
 	tmpl atomic.Pointer[templates.Set]
 	log  *slog.Logger
 	kick chan struct{}
+	// holdUntil is when the outbox's catch-up hold ends (Unix nanoseconds
+	// on the real clock); zero when the outbox is free to send.
+	holdUntil atomic.Int64
 }
 
 // New returns an engine over db.

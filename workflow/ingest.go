@@ -43,13 +43,41 @@ type Outcome struct {
 // HandleBatch is the mailbox.Handler: it ingests a batch from IMAP in one
 // transaction, so the intake may mark the messages processed once it
 // returns nil.
+//
+// While the intake works through a backlog (more batches of the same scan
+// to come), the outbox holds back, for at most maxCatchUpHold: the backlog
+// is committed and off the server sooner when sending and the mail server
+// do not compete with it for the CPU and the store's writer lock, and the
+// acknowledgments it queued go out right after, in order.
 func (e *Engine) HandleBatch(ctx context.Context, b mailbox.Batch) error {
+	if b.Remaining > 0 {
+		e.holdUntil.CompareAndSwap(0, time.Now().Add(maxCatchUpHold).UnixNano())
+	}
 	in := make([]Incoming, len(b.Messages))
 	for i, m := range b.Messages {
 		in[i] = Incoming{Raw: m.Raw, ReceivedAt: m.InternalDate, Truncated: m.Truncated, Size: m.Size}
 	}
 	_, err := e.Ingest(ctx, in)
+	if b.Remaining == 0 || err != nil {
+		if e.holdUntil.Swap(0) != 0 {
+			e.kickOutbox()
+		}
+	}
 	return err
+}
+
+// maxCatchUpHold bounds how long a backlog may hold the outbox back, so a
+// huge backlog delays the first acknowledgment by this much at most.
+const maxCatchUpHold = 30 * time.Second
+
+// outboxHeld is how much longer the outbox must wait for the intake to
+// catch up; zero when it may send.
+func (e *Engine) outboxHeld() time.Duration {
+	until := e.holdUntil.Load()
+	if until == 0 {
+		return 0
+	}
+	return max(time.Until(time.Unix(0, until)), 0)
 }
 
 // Ingest stores messages as cases or follow-ups in one transaction, with the

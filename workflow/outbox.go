@@ -30,14 +30,19 @@ const (
 func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 	log := e.log.With("component", "outbox")
 	for {
-		next, err := e.sendDue(ctx, s)
-		if err != nil && ctx.Err() == nil {
-			log.Error("outbox pass failed", "err", err)
-			next = e.opts().Now().Add(retryBase)
-		}
-		wait := time.Minute
-		if !next.IsZero() {
-			wait = max(time.Until(next), 0)
+		var next time.Time
+		wait := e.outboxHeld()
+		if wait == 0 {
+			var err error
+			next, err = e.sendDue(ctx, s)
+			if err != nil && ctx.Err() == nil {
+				log.Error("outbox pass failed", "err", err)
+				next = e.opts().Now().Add(retryBase)
+			}
+			wait = time.Minute
+			if !next.IsZero() {
+				wait = max(time.Until(next), 0)
+			}
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -52,6 +57,8 @@ func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 }
 
 // sendDue sends every mail due now and returns when the next one is due.
+// It stops early, after the batch in hand, when the intake starts catching
+// up on a backlog.
 func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -61,6 +68,9 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 		}
 	}()
 	for ctx.Err() == nil {
+		if e.outboxHeld() > 0 {
+			return e.opts().Now(), nil
+		}
 		now := e.opts().Now()
 		var due []*store.OutMail
 		err := e.db.Update(func(tx *store.Tx) error {

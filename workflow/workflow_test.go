@@ -442,3 +442,53 @@ func TestOwnMailComingBackThreads(t *testing.T) {
 		t.Errorf("own mail caused %d mails", n-sent)
 	}
 }
+
+// TestBacklogHoldsOutbox: while the intake reports more batches of a
+// backlog to come, the outbox sends nothing; the last batch, a failed one
+// or the end of the hold's time limit frees it.
+func TestBacklogHoldsOutbox(t *testing.T) {
+	batch := func(i, remaining int) mailbox.Batch {
+		raw := report("ada@example.org", fmt.Sprintf("Bug %d", i), fmt.Sprintf("b%d@example.org", i), "")
+		return mailbox.Batch{Mailbox: "INBOX", Remaining: remaining,
+			Messages: []mailbox.Message{{UID: uint32(i + 1), Raw: raw, InternalDate: time.Now()}}}
+	}
+	tests := []struct {
+		name    string
+		release func(t *testing.T, f *fixture)
+	}{
+		{"last batch", func(t *testing.T, f *fixture) {
+			if err := f.e.HandleBatch(t.Context(), batch(2, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"failed batch", func(t *testing.T, f *fixture) {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			if err := f.e.HandleBatch(ctx, batch(2, 1)); err == nil {
+				t.Fatal("a batch with a cancelled context succeeded")
+			}
+		}},
+		{"time limit", func(t *testing.T, f *fixture) {
+			f.e.holdUntil.Store(time.Now().Add(-time.Second).UnixNano())
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			for i := range 2 {
+				if err := f.e.HandleBatch(t.Context(), batch(i, 2-i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.flush(t)
+			if n := len(f.sink.messages()); n != 0 {
+				t.Fatalf("%d mails sent while the backlog was coming in, want 0", n)
+			}
+			tt.release(t, f)
+			f.flush(t)
+			if n := len(f.sink.messages()); n < 4 {
+				t.Errorf("%d mails sent after the hold ended, want the acks and notices of the backlog", n)
+			}
+		})
+	}
+}
