@@ -445,40 +445,75 @@ func (in *Intake) scan(ctx context.Context, c *imapclient.Client, caps imap.CapS
 		if err != nil {
 			return err
 		}
-		remaining := len(sizes)
-		for _, uids := range planBatches(sizes, in.o.BatchBytes, in.o.BatchMessages, in.o.MaxMessageBytes) {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			remaining -= len(uids)
-			if err := in.processBatch(ctx, c, caps, uids, remaining); err != nil {
-				return err
-			}
+		plan := planBatches(sizes, in.o.BatchBytes, in.o.BatchMessages, in.o.MaxMessageBytes)
+		if err := in.processBatches(ctx, c, caps, plan, len(sizes)); err != nil {
+			return err
 		}
 	}
 	in.lastPoll.Store(time.Now().UnixNano())
 	return nil
 }
 
-// processBatch fetches one batch, hands it to the Handler and, only if that
-// succeeded, marks the delivered messages processed.
-func (in *Intake) processBatch(ctx context.Context, c *imapclient.Client, caps imap.CapSet, uids []imap.UID, remaining int) error {
-	msgs, err := in.fetchBatch(c, uids)
+// processBatches fetches the planned batches, hands each to the Handler
+// and, only once that succeeded, marks its messages processed. It is a
+// pipeline: while the Handler commits batch k on its own goroutine, the
+// intake marks batch k-1 and fetches batch k+1, so the IMAP round trips
+// overlap the commit. Batches reach the Handler in order, one at a time,
+// and the Handler call is always waited for before returning.
+func (in *Intake) processBatches(ctx context.Context, c *imapclient.Client, caps imap.CapSet, plan [][]imap.UID, total int) error {
+	if len(plan) == 0 {
+		return nil
+	}
+	next, err := in.fetchBatch(c, plan[0])
 	if err != nil {
 		return err
 	}
-	if len(msgs) == 0 {
-		return nil // expunged by someone else meanwhile
+	remaining := total
+	var committed []Message // handed over and committed, not yet marked
+	for i := range plan {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cur := next
+		next = nil
+		remaining -= len(plan[i])
+		var handled chan error
+		if len(cur) > 0 { // empty if expunged by someone else meanwhile
+			handled = make(chan error, 1)
+			b := Batch{Mailbox: in.o.Mailbox, UIDValidity: in.uidValidity, Messages: cur, Remaining: remaining}
+			go func() { handled <- in.callHandler(ctx, b) }()
+		}
+		var ioErr error
+		if committed != nil {
+			ioErr = in.markBatch(c, caps, committed)
+			committed = nil
+		}
+		if ioErr == nil && i+1 < len(plan) {
+			next, ioErr = in.fetchBatch(c, plan[i+1])
+		}
+		if handled != nil {
+			if err := <-handled; err != nil {
+				return &handlerError{err: err}
+			}
+			committed = cur
+		}
+		if ioErr != nil {
+			return ioErr
+		}
 	}
+	if committed != nil {
+		return in.markBatch(c, caps, committed)
+	}
+	return nil
+}
+
+// markBatch marks the messages of a committed batch processed.
+func (in *Intake) markBatch(c *imapclient.Client, caps imap.CapSet, msgs []Message) error {
 	var bytes int64
 	done := make([]imap.UID, len(msgs))
 	for i, m := range msgs {
 		done[i] = imap.UID(m.UID)
 		bytes += int64(len(m.Raw))
-	}
-	b := Batch{Mailbox: in.o.Mailbox, UIDValidity: in.uidValidity, Messages: msgs, Remaining: remaining}
-	if err := in.callHandler(ctx, b); err != nil {
-		return &handlerError{err: err}
 	}
 	if err := in.markProcessed(c, caps, imap.UIDSetNum(done...)); err != nil {
 		// The Handler committed these; they will be offered again after

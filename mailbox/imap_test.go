@@ -556,6 +556,56 @@ func TestIntakeHandlerErrorRetries(t *testing.T) {
 	waitMarked(t, ts, 2)
 }
 
+// TestIntakePipelineMarksOnlyCommitted: with batches pipelined (the next
+// fetched while the Handler commits the current one), a batch whose Handler
+// fails is not marked, nor is any batch after it, while the batch before
+// it is; after the retry every message has been committed once, in order.
+func TestIntakePipelineMarksOnlyCommitted(t *testing.T) {
+	ts := newTestServer(t, capsRev1, false)
+	for i := range 4 {
+		ts.append(t, "INBOX", testMessage(i), time.Now())
+	}
+	rec := newRecorder()
+	failedOnce := make(chan []uint32, 1)
+	rec.fail = func(call int) error {
+		if call != 2 {
+			return nil
+		}
+		var marked []uint32
+		for _, m := range ts.messages(t, "INBOX") {
+			if m.has(processedKeyword) {
+				marked = append(marked, m.uid)
+			}
+		}
+		failedOnce <- marked
+		return errors.New("store unavailable")
+	}
+	o := testOptions(t, ts)
+	o.BatchMessages = 1
+	startIntake(t, o, rec.handle)
+
+	select {
+	case marked := <-failedOnce:
+		if slices.Contains(marked, 2) || slices.Contains(marked, 3) || slices.Contains(marked, 4) {
+			t.Errorf("while batch 2 was failing, marked UIDs %v include it or later ones", marked)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("handler never failed")
+	}
+	msgs := rec.wait(t, 4)
+	for i, m := range msgs {
+		if !bytes.Equal(m.Raw, testMessage(i)) {
+			t.Errorf("committed message %d is %q, want message %d once and in order", i, m.Raw, i)
+		}
+	}
+	waitMarked(t, ts, 4)
+	select {
+	case b := <-rec.got:
+		t.Errorf("message UID %d committed again after it was marked", b.Messages[0].UID)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
 func TestIntakeHandlerPanicIsRetried(t *testing.T) {
 	ts := newTestServer(t, capsRev1, false)
 	ts.append(t, "INBOX", testMessage(0), time.Now())
