@@ -73,7 +73,8 @@ type IMAPOptions struct {
 	IdleRestart time.Duration
 	// BatchBytes and BatchMessages bound one Batch: the sum of message sizes
 	// (after truncation) and the number of messages. A single message larger
-	// than BatchBytes forms a batch of its own. Defaults 16 MiB and 200.
+	// than BatchBytes forms a batch of its own. Defaults 16 MiB and 200. Two
+	// batches may be in memory at once: one being committed, the next fetched.
 	BatchBytes    int64
 	BatchMessages int
 	// MaxMessageBytes is the most kept of one message; the rest is read and
