@@ -52,6 +52,7 @@ func cmdRun(ctx context.Context, args []string, e env) error {
 // unwinds cleanly.
 func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (err error) {
 	log := newLogger(cfg, e.stderr)
+	tuneRuntime(e.environ)
 	if cfg.Staff.Auth == "none" {
 		log.Warn("staff.auth is none: staff commands are not authenticated; use this only in tests")
 	}
