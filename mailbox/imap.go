@@ -472,8 +472,8 @@ func (in *Intake) processBatches(ctx context.Context, c *imapclient.Client, caps
 	remaining := total
 	var committed []Message // handed over and committed, not yet marked
 	for i := range plan {
-		if err := ctx.Err(); err != nil {
-			return err
+		if ctx.Err() != nil {
+			break // mark what is committed, then stop
 		}
 		cur := next
 		next = nil
@@ -503,9 +503,11 @@ func (in *Intake) processBatches(ctx context.Context, c *imapclient.Client, caps
 		}
 	}
 	if committed != nil {
-		return in.markBatch(c, caps, committed)
+		if err := in.markBatch(c, caps, committed); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ctx.Err()
 }
 
 // markBatch marks the messages of a committed batch processed.
