@@ -27,7 +27,7 @@ func (t *Tx) NextCaseID(prefix string, year int) (string, error) {
 // PutCase writes a case record and keeps the due index in step with the
 // Next time of each of its deadlines.
 func (t *Tx) PutCase(c *Case) error {
-	cases, due := t.tx.Bucket(bucketCases), t.tx.Bucket(bucketDue)
+	cases, due, stats := t.tx.Bucket(bucketCases), t.tx.Bucket(bucketDue), t.tx.Bucket(bucketStats)
 	var old Case
 	if err := getJSON(cases, []byte(c.ID), &old); err == nil {
 		for name, d := range old.Deadlines {
@@ -37,6 +37,12 @@ func (t *Tx) PutCase(c *Case) error {
 				}
 			}
 		}
+		if err := countCase(stats, &old, -1); err != nil {
+			return fmt.Errorf("write case %s: %w", c.ID, err)
+		}
+	}
+	if err := countCase(stats, c, 1); err != nil {
+		return fmt.Errorf("write case %s: %w", c.ID, err)
 	}
 	for name, d := range c.Deadlines {
 		if !d.Next.IsZero() {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -35,6 +34,16 @@ func (t *Tx) PutMail(m *OutMail, prevNextAt time.Time) error {
 		if err := q.Put(queueKey(m.Priority, m.NextAt, m.ID), nil); err != nil {
 			return fmt.Errorf("update outbox queue: %w", err)
 		}
+	}
+	fail := t.tx.Bucket(bucketOutFail)
+	var err error
+	if m.Status == MailFailed {
+		err = fail.Put(u64(m.ID), nil)
+	} else {
+		err = fail.Delete(u64(m.ID))
+	}
+	if err != nil {
+		return fmt.Errorf("update failed-mail index: %w", err)
 	}
 	if err := putJSON(t.tx.Bucket(bucketOutbox), u64(m.ID), m); err != nil {
 		return fmt.Errorf("write outbox mail %d: %w", m.ID, err)
@@ -78,22 +87,10 @@ func (t *Tx) DueMail(now time.Time, limit int) ([]*OutMail, time.Time, error) {
 	return out, next, nil
 }
 
-// OutboxCounts returns the number of pending and failed mails.
-func (t *Tx) OutboxCounts() (pending, failed int, err error) {
-	pending = countKeys(t.tx.Bucket(bucketOutq))
-	err = t.tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
-		var m struct {
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(v, &m); err != nil {
-			return err
-		}
-		if m.Status == MailFailed {
-			failed++
-		}
-		return nil
-	})
-	return pending, failed, err
+// OutboxCounts returns the number of pending and failed mails. It reads
+// only the queue and the failed-mail index.
+func (t *Tx) OutboxCounts() (pending, failed int) {
+	return countKeys(t.tx.Bucket(bucketOutq)), countKeys(t.tx.Bucket(bucketOutFail))
 }
 
 // WriteTo writes a consistent copy of the whole store to w.

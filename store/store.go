@@ -55,7 +55,8 @@ var (
 	bucketDue      = []byte("due")
 
 	allBuckets = [][]byte{bucketMeta, bucketSeq, bucketCases, bucketEvents, bucketMessages,
-		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders, bucketDue}
+		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders, bucketDue,
+		bucketStats, bucketOutFail}
 )
 
 // ErrLocked is returned by Open when another process holds the store.
@@ -129,6 +130,9 @@ func Open(path string, o Options) (*DB, error) {
 }
 
 func initSchema(tx *bolt.Tx) error {
+	// A store from before the running totals gets them counted once, in
+	// this transaction; a new store starts them at zero.
+	countExisting := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketStats) == nil
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -138,7 +142,13 @@ func initSchema(tx *bolt.Tx) error {
 	if meta.Get([]byte("schema")) == nil {
 		return meta.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
 	}
-	return checkSchema(tx)
+	if err := checkSchema(tx); err != nil {
+		return err
+	}
+	if countExisting {
+		return buildStats(tx)
+	}
+	return nil
 }
 
 func checkSchema(tx *bolt.Tx) error {

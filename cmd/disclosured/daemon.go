@@ -233,39 +233,29 @@ func watchdog(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// metricSources reads the gauges from the store at scrape time.
+// metricSources reads the gauges from the store at scrape time: running
+// totals and indexes, never a scan of all cases.
 func metricSources(db *store.DB, intake *mailbox.Intake) metrics.Sources {
 	return metrics.Sources{
-		CasesByState: func() (map[string]int, error) {
-			out := map[string]int{}
-			err := db.View(func(tx *store.Tx) error {
-				cases, err := tx.Cases()
-				for _, c := range cases {
-					out[c.State]++
-				}
-				return err
+		CasesByState: func() (out map[string]int, err error) {
+			err = db.View(func(tx *store.Tx) error {
+				out, _ = tx.CaseStats()
+				return nil
 			})
 			return out, err
 		},
 		Outbox: func() (pending, failed int, err error) {
 			err = db.View(func(tx *store.Tx) error {
-				pending, failed, err = tx.OutboxCounts()
-				return err
+				pending, failed = tx.OutboxCounts()
+				return nil
 			})
 			return pending, failed, err
 		},
 		Timers: func() (due, breached int, err error) {
 			err = db.View(func(tx *store.Tx) error {
 				_, due = tx.OpenTimers(time.Now())
-				cases, err := tx.Cases()
-				for _, c := range cases {
-					for _, d := range c.Deadlines {
-						if d.Breached {
-							breached++
-						}
-					}
-				}
-				return err
+				_, breached = tx.CaseStats()
+				return nil
 			})
 			return due, breached, err
 		},
