@@ -120,7 +120,16 @@ func (e *Engine) sendBatch(ctx context.Context, s *mailbox.Sender, due []*store.
 			return err
 		}
 		done := make(chan error, 1)
-		go func() { done <- e.settle(m, sendErr) }()
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					e.log.Error("outbox panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					e.panicked("outbox")
+					done <- fmt.Errorf("settle panicked: %v", r)
+				}
+			}()
+			done <- e.settle(m, sendErr)
+		}()
 		prev = sync.OnceValue(func() error { return <-done })
 	}
 	return prev()

@@ -492,3 +492,32 @@ func TestBacklogHoldsOutbox(t *testing.T) {
 		})
 	}
 }
+
+// TestSettlePanicIsRecovered: a panic while a send's result is settled, on
+// the goroutine that commits it, is recovered and counted, fails the pass
+// instead of the process, and leaves the committed result in place.
+func TestSettlePanicIsRecovered(t *testing.T) {
+	f := newFixture(t)
+	var panics []string
+	o := *f.e.opts()
+	o.Observer = Observer{
+		MailSent: func(string) { panic("observer broke") },
+		Panicked: func(c string) { panics = append(panics, c) },
+	}
+	f.e.Reload(o, f.e.tmpl.Load())
+	out := f.ingest(t, report("ada@example.org", "XSS", "p1@example.org", ""))
+	s := mailbox.NewSender(mailbox.SMTPOptions{Address: f.sink.addr, TLS: "none", HelloName: "example.test", Timeout: 5 * time.Second}, nil)
+	defer s.Close()
+	_, err := f.e.sendDue(t.Context(), s)
+	if err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Errorf("sendDue = %v, want the recovered panic", err)
+	}
+	if len(panics) != 1 || panics[0] != "outbox" {
+		t.Errorf("panics counted: %v, want one for outbox", panics)
+	}
+	for _, m := range f.show(t, out.CaseID).Messages {
+		if m.Direction == "out" && m.Kind == "ack" && m.Status != store.MailSent {
+			t.Errorf("ack status %s, want sent: it was committed before the panic", m.Status)
+		}
+	}
+}
