@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -476,6 +477,13 @@ func checkStoreIntact(t *testing.T, path string) (attempts map[string]int) {
 			return fmt.Errorf("cases: %w", err)
 		}
 		nCases = len(list)
+		states := map[string]int{}
+		for _, c := range list {
+			states[c.State]++
+		}
+		if got, _ := tx.CaseStats(); !maps.Equal(got, states) {
+			t.Errorf("running totals of cases by state %v, the records say %v", got, states)
+		}
 		for _, c := range list {
 			if _, err := tx.Events(c.ID); err != nil {
 				return fmt.Errorf("%s events: %w", c.ID, err)
