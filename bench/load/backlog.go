@@ -96,12 +96,7 @@ func runBacklog(cfg config, st *stack, bin, work string, n int, ackRaw []byte) (
 	if err != nil {
 		return nil, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			dm.stop()
-		}
-	}()
+	defer dm.stop() // a no-op after the checked stop below
 	// Walk the daemon's log: batches marked processed, then mail accepted.
 	processed, acks := 0, 0
 	deadline := 2*time.Minute + time.Duration(n)*100*time.Millisecond
@@ -151,7 +146,6 @@ func runBacklog(cfg config, st *stack, bin, work string, n int, ackRaw []byte) (
 	if err := st.waitCount(staff, uint32(n), drainTimeout(n)); err != nil {
 		return nil, err
 	}
-	stopped = true
 	if err := dm.stop(); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -88,6 +89,9 @@ type daemon struct {
 	log     *logTail
 	done    chan struct{}
 	waitErr error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 func startDaemon(bin, cfgPath, logPath, caFile string) (*daemon, error) {
@@ -119,8 +123,14 @@ func startDaemon(bin, cfgPath, logPath, caFile string) (*daemon, error) {
 }
 
 // stop sends SIGTERM and waits up to 15s, then kills. It reports a daemon
-// that had already died or did not exit cleanly.
+// that had already died or did not exit cleanly. Later calls return the
+// first result, so a caller may defer it and also check it.
 func (d *daemon) stop() error {
+	d.stopOnce.Do(func() { d.stopErr = d.terminate() })
+	return d.stopErr
+}
+
+func (d *daemon) terminate() error {
 	select {
 	case <-d.done:
 		return fmt.Errorf("daemon exited early: %v\n%s", d.waitErr, d.log.last(20))

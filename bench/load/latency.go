@@ -60,12 +60,7 @@ func runLatency(cfg config, st *stack, bin, work string, n int) (*latencyResult,
 	if err != nil {
 		return nil, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			d.stop()
-		}
-	}()
+	defer d.stop() // a no-op after the checked stop below
 
 	c, err := st.smtpDial("MAILSTACK_SMTP_PORT", "")
 	if err != nil {
@@ -106,7 +101,6 @@ func runLatency(cfg config, st *stack, bin, work string, n int) (*latencyResult,
 	if err := c.Quit(); err != nil {
 		return nil, err
 	}
-	stopped = true
 	if err := d.stop(); err != nil {
 		return nil, err
 	}

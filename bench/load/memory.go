@@ -92,12 +92,7 @@ func memRun(st *stack, bin, dir, dbPath string, limit int64, msgs [][]byte) ([]m
 	if err != nil {
 		return nil, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			d.stop()
-		}
-	}()
+	defer d.stop() // a no-op after the checked stop below
 	var out []memStatus
 	for i, raw := range msgs {
 		if err := st.lmtpDeliver(st.user("SECURITY"), [][]byte{raw}, 1); err != nil {
@@ -117,7 +112,6 @@ func memRun(st *stack, bin, dir, dbPath string, limit int64, msgs [][]byte) ([]m
 		}
 		out = append(out, m)
 	}
-	stopped = true
 	if err := d.stop(); err != nil {
 		return nil, err
 	}
