@@ -62,9 +62,7 @@ func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			e.log.Error("outbox panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			e.panicked("outbox")
-			err = fmt.Errorf("outbox panicked: %v", r)
+			err = e.recovered("outbox", r)
 		}
 	}()
 	for ctx.Err() == nil {
@@ -123,9 +121,7 @@ func (e *Engine) sendBatch(ctx context.Context, s *mailbox.Sender, due []*store.
 		go func() {
 			defer func() {
 				if r := recover(); r != nil {
-					e.log.Error("outbox panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-					e.panicked("outbox")
-					done <- fmt.Errorf("settle panicked: %v", r)
+					done <- e.recovered("outbox", r)
 				}
 			}()
 			done <- e.settle(m, sendErr)
@@ -250,6 +246,14 @@ func backoff(attempts int) time.Duration {
 	}
 	jitter := time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 	return d + jitter
+}
+
+// recovered logs and counts the panic r of component and returns it as an
+// error. Call it from a deferred recover.
+func (e *Engine) recovered(component string, r any) error {
+	e.log.Error(component+" panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	e.panicked(component)
+	return fmt.Errorf("%s panicked: %v", component, r)
 }
 
 func (e *Engine) panicked(component string) {
