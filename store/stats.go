@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,13 +30,10 @@ func (t *Tx) CaseStats() (byState map[string]int, breached int) {
 	c := t.tx.Bucket(bucketStats).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		n := int(int64(binary.BigEndian.Uint64(v)))
-		switch name := string(k); {
-		case name == statBreached:
+		if string(k) == statBreached {
 			breached = n
-		case len(name) > len(statStatePrefix) && name[:len(statStatePrefix)] == statStatePrefix:
-			if n != 0 {
-				byState[name[len(statStatePrefix):]] = n
-			}
+		} else if state, ok := strings.CutPrefix(string(k), statStatePrefix); ok && n != 0 {
+			byState[state] = n
 		}
 	}
 	return byState, breached

@@ -2,6 +2,7 @@ package main
 
 import (
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -20,12 +21,7 @@ const (
 // environ, where the runtime has already read it.
 func tuneRuntime(environ []string) {
 	set := func(name string) bool {
-		for _, kv := range environ {
-			if strings.HasPrefix(kv, name+"=") {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(environ, func(kv string) bool { return strings.HasPrefix(kv, name+"=") })
 	}
 	if !set("GOGC") {
 		debug.SetGCPercent(defaultGCPercent)
