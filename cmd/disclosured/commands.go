@@ -104,8 +104,12 @@ func printCase(w io.Writer, v *workflow.CaseView, loc *time.Location) {
 		}
 		return *p
 	}
-	fmt.Fprintf(w, "Case:      %s\nState:     %s\nReporter:  %s %s\nSubject:   %s\nReceived:  %s\nClass:     %s\n",
-		v.ID, v.State, v.ReporterName, v.Reporter, v.Subject, ts(v.ReceivedAt), v.Class)
+	reporter := v.Reporter
+	if v.ReporterName != "" {
+		reporter = v.ReporterName + " <" + v.Reporter + ">"
+	}
+	fmt.Fprintf(w, "Case:      %s\nState:     %s\nReporter:  %s\nSubject:   %s\nReceived:  %s\nClass:     %s\n",
+		v.ID, v.State, reporter, v.Subject, ts(v.ReceivedAt), v.Class)
 	fmt.Fprintf(w, "Severity:  %s\nFix by:    %s\nThird party: %s\n", str(v.Severity), str(v.FixBy), str(v.ThirdParty))
 	if v.Reward != nil {
 		fmt.Fprintf(w, "Reward:    %d %s\n", v.Reward.Amount, v.Reward.Currency)

@@ -101,7 +101,7 @@ func TestCommandsReachTheRunningDaemon(t *testing.T) {
 		t.Fatalf("cases through the daemon (exit %d): %s %s", code, out, stderr)
 	}
 	out, _, code = cli(t, "show", "CS-2026-0001", "-c", cfg)
-	if code != 0 || !strings.Contains(out, "State:     acknowledged") {
+	if code != 0 || !strings.Contains(out, "State:     acknowledged") || !strings.Contains(out, "Reporter:  Ada Reporter <reporter@example.org>\n") {
 		t.Errorf("show through the daemon (exit %d): %s", code, out)
 	}
 	if _, stderr, code := cli(t, "show", "CS-2026-0404", "-c", cfg); code != 1 || !strings.Contains(stderr, "no such case") {
