@@ -278,8 +278,11 @@ func TestDevPrintsExchangedMail(t *testing.T) {
 	var out syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- dispatch(ctx, []string{"dev", "--dir", t.TempDir()}, env{stdout: &out, stderr: &out}) }()
+	// The acknowledgment and the staff notice go out one after the other;
+	// wait for both before stopping the demo.
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(out.String(), "] Received: Reflected XSS") && time.Now().Before(deadline) {
+	for !(strings.Contains(out.String(), "] Received: Reflected XSS") && strings.Contains(out.String(), "] New report: Reflected XSS")) &&
+		time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cancel()
