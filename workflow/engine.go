@@ -27,26 +27,6 @@ import (
 	"disclosured/templates"
 )
 
-// Case states (SPEC §3).
-const (
-	StateNew          = "new"
-	StateAcknowledged = "acknowledged"
-	StateAssessed     = "assessed"
-	StateResolved     = "resolved"
-	StateClosed       = "closed"
-	StateRejected     = "rejected"
-	StateDuplicate    = "duplicate"
-)
-
-// Timer names (SPEC §1, §6).
-const (
-	TimerAcknowledge = "acknowledge"
-	TimerAssess      = "assess"
-	TimerProgress    = "progress"
-	TimerResolve     = "resolve"
-	TimerThirdParty  = "third_party"
-)
-
 // Options configure an Engine. cmd builds them from the config.
 type Options struct {
 	OrgName    string
@@ -74,7 +54,7 @@ type Options struct {
 
 	Calendar *calendar.Calendar
 	// Timers holds the duration of each promise, keyed by timer name.
-	Timers map[string]calendar.Duration
+	Timers map[TimerName]calendar.Duration
 	// RemindAt are the fractions of each timer at which staff are
 	// reminded, ascending (SPEC §6).
 	RemindAt []float64

@@ -104,7 +104,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 	}
 	if err := tx.RewriteEvents(c.ID, func(ev *store.Event) {
 		ev.Actor, ev.Detail = scrub(ev.Actor), scrub(ev.Detail)
-		if ev.Type == "consent" {
+		if ev.Type == string(EventConsent) {
 			ev.Detail = erased
 		}
 	}); err != nil {
@@ -116,7 +116,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 		c.Consents[i].Value = ""
 	}
 	c.ErasedAt = &now
-	if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: "erased"}); err != nil {
+	if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventErased)}); err != nil {
 		return err
 	}
 	return e.putCase(tx, c)
@@ -135,7 +135,7 @@ func (e *Engine) Retain(age time.Duration, now time.Time) (int, error) {
 			return err
 		}
 		for _, c := range cases {
-			if c.ErasedAt != nil || e.running(c) || c.State == StateResolved || now.Sub(c.UpdatedAt) < age {
+			if c.ErasedAt != nil || e.running(c) || stateOf(c) == StateResolved || now.Sub(c.UpdatedAt) < age {
 				continue
 			}
 			if err := e.erase(tx, c, now); err != nil {
