@@ -186,7 +186,7 @@ func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 // mailSent applies what a delivered mail means for its case: an
 // acknowledgment handed to SMTP meets the acknowledge timer.
 func (e *Engine) mailSent(tx *store.Tx, m *store.OutMail, now time.Time) error {
-	if m.CaseID == "" || m.Kind != "ack" {
+	if m.CaseID == "" || MailKind(m.Kind) != MailAck {
 		return nil
 	}
 	c, err := tx.Case(m.CaseID)
