@@ -19,6 +19,7 @@ const erased = "[erased]"
 // deadlines. Pending mail of the case is cancelled. The store is compacted
 // afterwards, so the erased bytes are gone from the file too.
 func (e *Engine) Erase(id string, now time.Time) error {
+	e = e.pin()
 	err := e.db.Update(func(tx *store.Tx) error {
 		c, err := tx.Case(id)
 		if err != nil {
@@ -125,6 +126,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 // Retain erases the personal data of cases closed (or rejected or
 // duplicate) longer than age ago, and compacts once if any was erased.
 func (e *Engine) Retain(age time.Duration, now time.Time) (int, error) {
+	e = e.pin()
 	if age <= 0 {
 		return 0, nil
 	}

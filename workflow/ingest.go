@@ -83,6 +83,7 @@ func (e *Engine) outboxHeld() time.Duration {
 // Ingest stores messages as cases or follow-ups in one transaction, with the
 // mail they cause queued in the outbox.
 func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error) {
+	e = e.pin()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

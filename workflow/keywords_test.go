@@ -482,3 +482,22 @@ func TestNoShareWithdrawsConsent(t *testing.T) {
 		})
 	}
 }
+
+// TestPinnedEngineKeepsItsOptions: a reload swaps the engine's options,
+// but a transaction that started before it keeps the ones it started with.
+func TestPinnedEngineKeepsItsOptions(t *testing.T) {
+	f := newFixture(t)
+	p := f.e.pin()
+	next := *f.e.opts()
+	next.RewardMax = 5
+	f.e.Reload(next, f.e.tmpl.Load())
+	if got := p.opts().RewardMax; got != 1000 {
+		t.Errorf("pinned engine sees reward.max %d after a reload, want 1000", got)
+	}
+	if got := f.e.opts().RewardMax; got != 5 {
+		t.Errorf("engine sees reward.max %d after a reload, want 5", got)
+	}
+	if p.pin() != p || p.holdUntil != f.e.holdUntil {
+		t.Error("a pinned engine must pin to itself and share the outbox hold")
+	}
+}

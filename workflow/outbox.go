@@ -60,6 +60,7 @@ func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 // It stops early, after the batch in hand, when the intake starts catching
 // up on a backlog.
 func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time, err error) {
+	e = e.pin() // one pass, one set of options
 	defer func() {
 		if r := recover(); r != nil {
 			err = e.recovered("outbox", r)

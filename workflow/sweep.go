@@ -30,6 +30,7 @@ var errDryRun = errors.New("dry run")
 // sweep that catches up after downtime sends at most one mail per case and
 // timer: the latest one due. With dryRun nothing is stored or sent.
 func (e *Engine) Sweep(ctx context.Context, now time.Time, dryRun bool) ([]SweepAction, error) {
+	e = e.pin()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
