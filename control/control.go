@@ -75,6 +75,10 @@ type File struct {
 	Name string `json:"name"`
 	// Data is the whole content of the file.
 	Data []byte `json:"data"`
+	// ModTime is the file's modification time on the client, so a command
+	// run in the daemon sees the same file as one run locally (import
+	// takes it as the receipt time); zero from an older client.
+	ModTime time.Time `json:"mod_time,omitzero"`
 }
 
 // Handler executes one forwarded command. It writes the command's output to

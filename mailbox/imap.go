@@ -133,6 +133,8 @@ type Intake struct {
 	connected atomic.Bool
 	lastPoll  atomic.Int64 // unix nanoseconds of the last completed scan; 0 = never
 	panics    atomic.Int64 // recovered panics, for tests
+	// maxBytes is MaxMessageBytes, changed by SetMaxMessageBytes.
+	maxBytes atomic.Int64
 
 	// commandTimeout is a field so tests can shorten it.
 	commandTimeout time.Duration
@@ -172,13 +174,23 @@ func NewIntake(o IMAPOptions, h Handler) *Intake {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Intake{
+	in := &Intake{
 		o:              o,
 		h:              h,
 		log:            log.With("component", "imap", "mailbox", o.Mailbox),
 		kick:           make(chan struct{}, 1),
 		commandTimeout: defaultCommandTimeout,
 		handlerBackoff: backoff{min: o.MinBackoff, max: o.MaxBackoff},
+	}
+	in.maxBytes.Store(o.MaxMessageBytes)
+	return in
+}
+
+// SetMaxMessageBytes changes the most kept of one message, from the next
+// scan on (a reload of limits.max_message_bytes). n <= 0 is ignored.
+func (in *Intake) SetMaxMessageBytes(n int64) {
+	if n > 0 {
+		in.maxBytes.Store(n)
 	}
 }
 
@@ -446,7 +458,7 @@ func (in *Intake) scan(ctx context.Context, c *imapclient.Client, caps imap.CapS
 		if err != nil {
 			return err
 		}
-		plan := planBatches(sizes, in.o.BatchBytes, in.o.BatchMessages, in.o.MaxMessageBytes)
+		plan := planBatches(sizes, in.o.BatchBytes, in.o.BatchMessages, in.maxBytes.Load())
 		if err := in.processBatches(ctx, c, caps, plan, len(sizes)); err != nil {
 			return err
 		}
@@ -642,7 +654,7 @@ func (in *Intake) readMessage(msg *imapclient.FetchMessageData, progress *time.T
 				continue
 			}
 			lit := &progressReader{LiteralReader: it.Literal, t: progress, d: in.commandTimeout}
-			m.Raw, total, m.Truncated, err = readLimited(lit, in.o.MaxMessageBytes)
+			m.Raw, total, m.Truncated, err = readLimited(lit, in.maxBytes.Load())
 			if err != nil {
 				return m, false, fmt.Errorf("read message uid %d: %w", m.UID, err)
 			}
@@ -702,6 +714,17 @@ func readLimited(r imap.LiteralReader, limit int64) (raw []byte, total int64, tr
 		return nil, n + rest, false, fmt.Errorf("message ended after %d of %d bytes: %w", n+rest, size, io.ErrUnexpectedEOF)
 	}
 	return buf.Bytes(), n + rest, rest > 0, nil
+}
+
+// Cut applies the intake's size limit to a message read whole (import): it
+// keeps the first limit bytes, as readLimited does while streaming, with
+// Truncated set and Size the original size. limit <= 0 keeps everything.
+func Cut(raw []byte, limit int64) Message {
+	m := Message{Raw: raw, Size: int64(len(raw))}
+	if limit > 0 && m.Size > limit {
+		m.Raw, m.Truncated = raw[:limit:limit], true
+	}
+	return m
 }
 
 // markProcessed marks uids processed, waiting for each step, so that a

@@ -60,6 +60,9 @@ type Options struct {
 	RemindAt []float64
 
 	ParseLimits parser.Limits
+	// MaxMessageBytes is the most Import keeps of one message, as the
+	// intake does (limits.max_message_bytes); 0 means no limit.
+	MaxMessageBytes int64
 
 	Logger *slog.Logger
 	// Now is the clock for the outbox; nil means time.Now.

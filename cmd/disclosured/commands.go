@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -184,32 +181,19 @@ func importCmd(ctx context.Context, args []string, s *session, e env) error {
 	if err := s.ready(); err != nil {
 		return err
 	}
-	cfg, engine := s.cfg, s.engine
+	engine := s.engine
 	for _, path := range fs.Args() {
-		data, err := s.readFile(path)
+		data, mtime, err := s.readFile(path)
 		if err != nil {
 			return fmt.Errorf("import: %w", err)
 		}
 		when := at
 		if when.IsZero() {
-			// The file time when it can be read here, else now.
-			when = time.Now()
-			if st, err := os.Stat(path); err == nil {
-				when = st.ModTime()
-			}
+			when = mtime
 		}
-		var batch []workflow.Incoming
-		for _, raw := range splitMbox(data) {
-			if int64(len(raw)) > cfg.Limits.MaxMessageBytes {
-				batch = append(batch, workflow.Incoming{Raw: raw[:cfg.Limits.MaxMessageBytes], ReceivedAt: when,
-					Truncated: true, Size: int64(len(raw))})
-				continue
-			}
-			batch = append(batch, workflow.Incoming{Raw: raw, ReceivedAt: when})
-		}
-		out, err := engine.Ingest(ctx, batch)
+		out, err := engine.Import(ctx, path, data, when)
 		if err != nil {
-			return fmt.Errorf("import %s: %w", path, err)
+			return err
 		}
 		for _, o := range out {
 			what := "joined"
@@ -223,50 +207,6 @@ func importCmd(ctx context.Context, args []string, s *session, e env) error {
 		}
 	}
 	return nil
-}
-
-// splitMbox returns the messages of an mbox file (mboxrd: ">From " lines
-// unquoted), or the whole file as one message when it is not an mbox.
-func splitMbox(data []byte) [][]byte {
-	if !bytes.HasPrefix(data, []byte("From ")) {
-		return [][]byte{data}
-	}
-	var out [][]byte
-	var cur []byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), len(data)+1)
-	sc.Split(scanLinesKeepEnds)
-	prevBlank := true
-	for sc.Scan() {
-		line := sc.Bytes()
-		if prevBlank && bytes.HasPrefix(line, []byte("From ")) {
-			if cur != nil {
-				out = append(out, bytes.TrimRight(cur, "\r\n"))
-			}
-			cur = []byte{}
-			prevBlank = false
-			continue
-		}
-		if q := bytes.TrimLeft(line, ">"); len(q) < len(line) && bytes.HasPrefix(q, []byte("From ")) {
-			line = line[1:]
-		}
-		cur = append(cur, line...)
-		prevBlank = len(bytes.TrimRight(line, "\r\n")) == 0
-	}
-	if cur != nil {
-		out = append(out, append(bytes.TrimRight(cur, "\r\n"), '\n'))
-	}
-	return out
-}
-
-func scanLinesKeepEnds(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return i + 1, data[:i+1], nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }
 
 func cmdCalendar(args []string, e env) error {

@@ -64,11 +64,18 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		MailFailed: func(kind string) { m.MailFailed(kind) },
 		Panicked:   func(component string) { m.Panic(component) },
 	}
-	engine, db, err := openEngine(cfg, log, obs)
+	rt, err := buildRuntime(cfg, log, obs)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(cfg, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	engine := workflow.New(db, rt.opts, rt.tmpl)
+	rl := newReloader(cfgPath, e, rt, log, obs)
+	rl.onReload(func(_, cur *runtimeConfig) error { engine.Reload(cur.opts, cur.tmpl); return nil })
 
 	imapOpts, err := imapOptions(cfg, log)
 	if err != nil {
@@ -87,6 +94,10 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	}
 	imapOpts.OnPanic = func(string) { m.Panic("imap") }
 	intake := mailbox.NewIntake(imapOpts, engine.HandleBatch)
+	rl.onReload(func(_, cur *runtimeConfig) error {
+		intake.SetMaxMessageBytes(cur.cfg.Limits.MaxMessageBytes)
+		return nil
+	})
 	sender := mailbox.NewSender(smtpOpts, log)
 	defer sender.Close()
 
@@ -125,7 +136,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		return fmt.Errorf("control socket: %w", err)
 	}
 	start("control", func(ctx context.Context) error {
-		return control.Serve(ctx, ln, controlHandler(cfg, engine, log, func() { m.Panic("control") }), log.With("component", "control"))
+		return control.Serve(ctx, ln, controlHandler(rl.config, engine, log, func() { m.Panic("control") }), log.With("component", "control"))
 	})
 	if cfg.HTTP.Listen != "" {
 		hl, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -151,11 +162,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	}
 	start("imap", intake.Run)
 	start("outbox", func(ctx context.Context) error { return engine.RunOutbox(ctx, sender) })
-	stopSweeper, err := startSweeper(ctx, cfg, engine, log)
+	sw, err := startSweeper(ctx, cfg, engine, log)
 	if err != nil {
 		return configError{err}
 	}
-	defer stopSweeper()
+	defer sw.stop()
+	rl.onReload(func(_, cur *runtimeConfig) error { return sw.rearm(cur.cfg) })
 	start("watchdog", func(ctx context.Context) error { watchdog(ctx, log); return nil })
 	log.Info("disclosured started", "version", version, "store", cfg.Store.Path, "imap", cfg.IMAP.Address,
 		"smtp", cfg.SMTP.Address, "control", cfg.Control.Socket, "http", cfg.HTTP.Listen)
@@ -171,42 +183,13 @@ loop:
 			break loop
 		case <-e.reload:
 			sdNotify(log, daemon.SdNotifyReloading)
-			cfg = reload(cfgPath, cfg, e, engine, obs, log)
+			_ = rl.reload() // logged; a bad file changes nothing
 			sdNotify(log, daemon.SdNotifyReady)
 		}
 	}
 	sdNotify(log, daemon.SdNotifyStopping)
 	log.Info("disclosured stopping")
 	return runErr
-}
-
-// reload builds the new config, engine options and templates first and
-// swaps them in only when all of it is valid; a bad reload is logged and
-// the running values stay. Settings that need new connections or files
-// (IMAP, SMTP, store, control socket, HTTP) take effect at restart.
-func reload(cfgPath string, old *config.Config, e env, engine *workflow.Engine, obs workflow.Observer, log *slog.Logger) *config.Config {
-	cfg, err := loadConfig(cfgPath, e)
-	if err != nil {
-		log.Error("reload failed, keeping the running config", "err", err)
-		return old
-	}
-	opts, err := engineOptions(cfg, log)
-	if err != nil {
-		log.Error("reload failed, keeping the running config", "err", err)
-		return old
-	}
-	t, err := loadTemplates(cfg)
-	if err != nil {
-		log.Error("reload failed, keeping the running config", "err", err)
-		return old
-	}
-	opts.Observer = obs
-	engine.Reload(opts, t)
-	if cfg.IMAP != old.IMAP || cfg.SMTP != old.SMTP || cfg.Store != old.Store || cfg.Control != old.Control || cfg.HTTP != old.HTTP {
-		log.Warn("imap, smtp, store, control and http settings take effect at restart")
-	}
-	log.Info("config and templates reloaded")
-	return cfg
 }
 
 func sdNotify(log *slog.Logger, state string) {

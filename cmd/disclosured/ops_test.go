@@ -345,3 +345,51 @@ func TestSystemdNotify(t *testing.T) {
 		t.Errorf("notification at shutdown %q, want STOPPING=1", s)
 	}
 }
+
+// TestImportThroughTheDaemonIsTheSame: the same file imported with and
+// without a running daemon gives the same case: the receipt time is the
+// file's modification time, sent along through the control socket, and
+// the message is cut at limits.max_message_bytes the same way.
+func TestImportThroughTheDaemonIsTheSame(t *testing.T) {
+	mtime := time.Date(2026, 11, 19, 9, 30, 0, 0, time.UTC)
+	eml := filepath.Join(t.TempDir(), "r.eml")
+	os.WriteFile(eml, []byte("From: Ada <ada@example.org>\r\nSubject: Import\r\nMessage-ID: <imp@x>\r\n\r\n"+
+		strings.Repeat("a long report line\r\n", 400)), 0o600)
+	if err := os.Chtimes(eml, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	type view struct {
+		ReceivedAt time.Time `json:"received_at"`
+		Messages   []struct {
+			Size      int64 `json:"size"`
+			Truncated bool  `json:"truncated"`
+			Text      string
+		} `json:"messages"`
+	}
+	var got [2]view
+	for i, viaDaemon := range []bool{false, true} {
+		ms := mailSystem(t)
+		cfg := writeConfig(t, ms, "limits:\n  max_message_bytes: 4096\n")
+		if viaDaemon {
+			d := startOps(t, cfg)
+			d.waitLog(t, "imap connected")
+		}
+		if out, stderr, code := cli(t, "import", "-c", cfg, eml); code != 0 || !strings.Contains(out, "new case") {
+			t.Fatalf("daemon=%v: import (exit %d): %s %s", viaDaemon, code, out, stderr)
+		}
+		out, _, _ := cli(t, "show", "CS-2026-0001", "--json", "-c", cfg)
+		if err := json.Unmarshal([]byte(out), &got[i]); err != nil || len(got[i].Messages) == 0 {
+			t.Fatalf("daemon=%v: show: %v\n%s", viaDaemon, err, out)
+		}
+		v := got[i]
+		if !v.ReceivedAt.Equal(mtime) {
+			t.Errorf("daemon=%v: received %s, want the file's time %s", viaDaemon, v.ReceivedAt, mtime)
+		}
+		if m := v.Messages[0]; !m.Truncated || m.Size != 8000+int64(len("From: Ada <ada@example.org>\r\nSubject: Import\r\nMessage-ID: <imp@x>\r\n\r\n")) {
+			t.Errorf("daemon=%v: message size %d truncated %v", viaDaemon, m.Size, m.Truncated)
+		}
+	}
+	if got[0].Messages[0].Text != got[1].Messages[0].Text {
+		t.Error("the daemon stored another text than the local import")
+	}
+}

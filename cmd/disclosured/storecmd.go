@@ -28,9 +28,9 @@ type session struct {
 	cfg    *config.Config
 	db     *store.DB
 	engine *workflow.Engine // nil when the store is open read-only
-	// files holds the contents of the files named on the command line,
-	// sent by a remote client; nil when running locally.
-	files map[string][]byte
+	// files holds the files named on the command line, sent by a remote
+	// client; nil when running locally.
+	files map[string]control.File
 	// open, when set, opens the store locally; commands call ready after
 	// parsing their flags, so usage errors never touch the store.
 	open func() error
@@ -46,17 +46,34 @@ func (s *session) ready() error {
 	return open()
 }
 
-// readFile returns a named file's contents: sent along by the client when
-// the command runs in the daemon, read from disk otherwise.
-func (s *session) readFile(name string) ([]byte, error) {
+// readFile returns a named file's contents and modification time: sent
+// along by the client when the command runs in the daemon, read from disk
+// otherwise, so either way the same file gives the same result.
+func (s *session) readFile(name string) ([]byte, time.Time, error) {
 	if s.files != nil {
-		b, ok := s.files[name]
+		f, ok := s.files[name]
 		if !ok {
-			return nil, fmt.Errorf("%s: not sent by the client", name)
+			return nil, time.Time{}, fmt.Errorf("%s: not sent by the client", name)
 		}
-		return b, nil
+		if f.ModTime.IsZero() {
+			return f.Data, time.Now(), nil // a client that sent no time
+		}
+		return f.Data, f.ModTime, nil
 	}
-	return os.ReadFile(name)
+	return readLocal(name)
+}
+
+// readLocal reads a file and its modification time.
+func readLocal(name string) ([]byte, time.Time, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	st, err := os.Stat(name)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return b, st.ModTime(), nil
 }
 
 type storeCmd struct {
@@ -168,8 +185,9 @@ func runLocal(ctx context.Context, cfg *config.Config, sc storeCmd, args []strin
 	return err
 }
 
-// controlHandler runs forwarded store commands inside the daemon.
-func controlHandler(cfg *config.Config, engine *workflow.Engine, log *slog.Logger, onPanic func()) control.Handler {
+// controlHandler runs forwarded store commands inside the daemon; cfg is
+// read per request, so a reload applies from the next one.
+func controlHandler(cfg func() *config.Config, engine *workflow.Engine, log *slog.Logger, onPanic func()) control.Handler {
 	return func(ctx context.Context, req control.Request, stdout, stderr io.Writer) (code int) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -188,9 +206,9 @@ func controlHandler(cfg *config.Config, engine *workflow.Engine, log *slog.Logge
 			fmt.Fprintf(stderr, "disclosured: %q cannot run through the control socket\n", req.Args[0])
 			return 2
 		}
-		s := &session{cfg: cfg, db: engine.DB(), engine: engine, files: map[string][]byte{}}
+		s := &session{cfg: cfg(), db: engine.DB(), engine: engine, files: map[string]control.File{}}
 		for _, f := range req.Files {
-			s.files[f.Name] = f.Data
+			s.files[f.Name] = f
 		}
 		err := sc.run(ctx, req.Args[1:], s, env{stdout: stdout, stderr: stderr})
 		return exitCode(err, stderr)
@@ -206,11 +224,11 @@ func importFiles(args []string, e env) ([]control.File, error) {
 	}
 	var files []control.File
 	for _, name := range fs.Args() {
-		b, err := os.ReadFile(name)
+		b, mtime, err := readLocal(name)
 		if err != nil {
 			return nil, fmt.Errorf("import: %w", err)
 		}
-		files = append(files, control.File{Name: name, Data: b})
+		files = append(files, control.File{Name: name, Data: b, ModTime: mtime})
 	}
 	return files, nil
 }

@@ -40,7 +40,7 @@ func TestSweeperLoop(t *testing.T) {
 		cfg := config.Default()
 		cfg.SLA.Sweep = "@every 10m"
 		ctx, cancel := context.WithCancel(context.Background())
-		stop, err := startSweeper(ctx, cfg, engine, newLogger(cfg, &syncBuffer{}))
+		sw, err := startSweeper(ctx, cfg, engine, newLogger(cfg, &syncBuffer{}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,6 +77,6 @@ func TestSweeperLoop(t *testing.T) {
 			}
 		}
 		cancel()
-		stop()
+		sw.stop()
 	})
 }

@@ -3,14 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
-	"disclosured/config"
 	"disclosured/workflow"
 )
 
@@ -105,53 +100,4 @@ func reportCmd(_ context.Context, args []string, s *session, e env) error {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", r.Timer, r.Met, r.Breached, r.Open, r.MedianText, r.WorstText)
 	}
 	return tw.Flush()
-}
-
-// startSweeper runs the sweep on the configured cron spec in the
-// organisation's time zone, and once at start so downtime is caught up;
-// with store.retention set it also erases expired closed cases hourly.
-// Each run recovers panics and skips if the previous one is still going.
-func startSweeper(ctx context.Context, cfg *config.Config, engine *workflow.Engine, log *slog.Logger) (stop func(), err error) {
-	l := cronLogger{log.With("component", "sweep")}
-	c := cron.New(cron.WithLocation(cfg.Location()), cron.WithChain(cron.Recover(l), cron.SkipIfStillRunning(l)))
-	sweep := func() {
-		if _, err := engine.Sweep(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
-			log.Error("sweep failed", "component", "sweep", "err", err)
-		}
-	}
-	if _, err := c.AddFunc(cfg.SLA.Sweep, sweep); err != nil {
-		return nil, fmt.Errorf("sla.sweep: %w", err)
-	}
-	if cfg.Store.Retention > 0 {
-		retain := func() {
-			if _, err := engine.Retain(cfg.Store.Retention, time.Now()); err != nil && ctx.Err() == nil {
-				log.Error("retention failed", "component", "retention", "err", err)
-			}
-		}
-		if _, err := c.AddFunc("@hourly", retain); err != nil {
-			return nil, err
-		}
-	}
-	c.Start()
-	// The catch-up sweep at start goes through the cron chain too.
-	c.Schedule(&onceNow{}, cron.FuncJob(sweep))
-	return func() { <-c.Stop().Done() }, nil
-}
-
-// onceNow is a cron schedule that fires once, right away.
-type onceNow struct{ fired atomic.Bool }
-
-func (o *onceNow) Next(t time.Time) time.Time {
-	if o.fired.Swap(true) {
-		return time.Time{}
-	}
-	return t
-}
-
-// cronLogger adapts slog to cron's logger.
-type cronLogger struct{ log *slog.Logger }
-
-func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug(msg, kv...) }
-func (l cronLogger) Error(err error, msg string, kv ...any) {
-	l.log.Error(msg, append(kv, "err", err)...)
 }

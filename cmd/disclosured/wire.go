@@ -94,7 +94,8 @@ func engineOptions(cfg *config.Config, log *slog.Logger) (workflow.Options, erro
 		RewardMin: cfg.Reward.Min, RewardMax: cfg.Reward.Max, Currency: cfg.Reward.Currency,
 		ParseLimits: parser.Limits{MaxDepth: cfg.Limits.MaxMIMEDepth, MaxParts: cfg.Limits.MaxParts,
 			MaxHeaderBytes: cfg.Limits.MaxHeaderBytes},
-		Logger: log,
+		MaxMessageBytes: cfg.Limits.MaxMessageBytes,
+		Logger:          log,
 	}, nil
 }
 
