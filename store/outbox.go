@@ -87,6 +87,22 @@ func (t *Tx) DueMail(now time.Time, limit int) ([]*OutMail, time.Time, error) {
 	return out, next, nil
 }
 
+// QueueHeads returns the pending mail due first in each priority, at most
+// one per priority; mails that cannot be read are skipped.
+func (t *Tx) QueueHeads() []*OutMail {
+	var out []*OutMail
+	c := t.tx.Bucket(bucketOutq).Cursor()
+	for prio := byte(0); prio <= maxPriority; prio++ {
+		if k, _ := c.Seek([]byte{prio}); k != nil && k[0] == prio {
+			_, id := splitQueueKey(k)
+			if m, err := t.Mail(id); err == nil {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 // OutboxCounts returns the number of pending and failed mails. It reads
 // only the queue and the failed-mail index.
 func (t *Tx) OutboxCounts() (pending, failed int) {

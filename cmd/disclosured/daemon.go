@@ -145,7 +145,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		}
 		health := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
-			func() (time.Time, bool) { return oldestPending(db) }, maxOutboxAge)
+			func() (time.Time, bool) { return workflow.OldestPending(db) }, maxOutboxAge)
 		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
 		start("http", func(ctx context.Context) error {
 			go func() {
@@ -216,46 +216,13 @@ func watchdog(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// metricSources reads the gauges from the store at scrape time: running
-// totals and indexes, never a scan of all cases.
+// metricSources reads the gauges from the workflow's read model.
 func metricSources(db *store.DB, intake *mailbox.Intake) metrics.Sources {
 	return metrics.Sources{
-		CasesByState: func() (out map[string]int, err error) {
-			err = db.View(func(tx *store.Tx) error {
-				out, _ = tx.CaseStats()
-				return nil
-			})
-			return out, err
-		},
-		Outbox: func() (pending, failed int, err error) {
-			err = db.View(func(tx *store.Tx) error {
-				pending, failed = tx.OutboxCounts()
-				return nil
-			})
-			return pending, failed, err
-		},
-		Timers: func() (due, breached int, err error) {
-			err = db.View(func(tx *store.Tx) error {
-				_, due = tx.OpenTimers(time.Now())
-				_, breached = tx.CaseStats()
-				return nil
-			})
-			return due, breached, err
-		},
+		CasesByState:  func() (map[string]int, error) { return workflow.CasesByState(db) },
+		Outbox:        func() (int, int, error) { return workflow.OutboxCounts(db) },
+		Timers:        func() (int, int, error) { return workflow.TimerCounts(db, time.Now()) },
 		IMAPConnected: intake.Connected,
 		LastPoll:      intake.LastPoll,
 	}
-}
-
-// oldestPending is the creation time of the earliest-due pending mail.
-func oldestPending(db *store.DB) (time.Time, bool) {
-	var at time.Time
-	_ = db.View(func(tx *store.Tx) error {
-		due, _, err := tx.DueMail(time.Now().Add(100*365*24*time.Hour), 1)
-		if err == nil && len(due) == 1 {
-			at = due[0].CreatedAt
-		}
-		return err
-	})
-	return at, !at.IsZero()
 }
