@@ -58,8 +58,21 @@ type IMAPOptions struct {
 	// TLSConfig is used for "implicit" and "starttls"; nil means the system
 	// defaults. ServerName defaults to the host of Address.
 	TLSConfig *tls.Config
-	// Username and Password log in with LOGIN. The password is never logged.
+	// Username and Password log in with LOGIN, or with AUTHENTICATE PLAIN
+	// when the server advertises AUTH=PLAIN or LOGINDISABLED. The password
+	// is never logged.
 	Username, Password string
+	// Token, when set, logs in with SASL Mechanism and a bearer token
+	// instead of the password, as Username. A refused token is fetched
+	// afresh (fresh=true) and tried once more before the session backs off.
+	Token TokenFunc
+	// Mechanism is MechXOAUTH2 (default) or MechOAuthBearer.
+	Mechanism string
+	// OnLogin, if set, is called after every login: nil on success, a
+	// *LoginError when the server refused it (after the retry with a fresh
+	// token) or no token could be had. It is not called when the
+	// connection broke before the server answered.
+	OnLogin func(err error)
 	// Mailbox is the mailbox to watch, usually "INBOX".
 	Mailbox string
 	// ProcessedMailbox, if set, receives processed messages (created when
@@ -139,6 +152,7 @@ type Intake struct {
 
 	// Owned by the Run goroutine.
 	uidValidity    uint32
+	tokenRefused   bool // the last token login was refused: skip the cache
 	handlerBackoff backoff
 }
 
@@ -284,7 +298,7 @@ func (in *Intake) session(ctx context.Context) (healthy bool, err error) {
 	})
 	defer stopCancel()
 
-	caps, err := in.login(c)
+	caps, err := in.login(ctx, c)
 	if err != nil {
 		return false, err
 	}
@@ -366,13 +380,13 @@ func (in *Intake) dial(ctx context.Context, opts *imapclient.Options) (*imapclie
 
 // login authenticates, selects the mailbox, ensures the processed mailbox
 // exists and returns the server's capabilities.
-func (in *Intake) login(c *imapclient.Client) (imap.CapSet, error) {
-	stop := in.guard(c, "login")
-	defer stop()
-
-	if err := c.Login(in.o.Username, in.o.Password).Wait(); err != nil {
+func (in *Intake) login(ctx context.Context, c *imapclient.Client) (imap.CapSet, error) {
+	if err := in.authenticate(ctx, c); err != nil {
 		return nil, fmt.Errorf("login as %s: %w", in.o.Username, err)
 	}
+	stop := in.guard(c, "select")
+	defer stop()
+
 	// Caps may block for up to 30s and return nil when the server never
 	// answers; treat that as a server with no extensions (poll, COPY path).
 	caps := c.Caps()
