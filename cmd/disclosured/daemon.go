@@ -78,6 +78,16 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	if err != nil {
 		return err
 	}
+	src, err := tokenSource(cfg)
+	if err != nil {
+		return err
+	}
+	var toks tokens
+	toks.cur.Store(src)
+	applyLogin(cfg, &toks, &imapOpts, &smtpOpts)
+	for _, w := range cfg.Warnings() {
+		log.Warn("config: " + w)
+	}
 	var lastConnected atomic.Int64
 	var readyOnce sync.Once
 	imapOpts.OnConnected = func() {
@@ -158,7 +168,11 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	defer stopSweeper()
 	start("watchdog", func(ctx context.Context) error { watchdog(ctx, log); return nil })
 	log.Info("disclosured started", "version", version, "store", cfg.Store.Path, "imap", cfg.IMAP.Address,
-		"smtp", cfg.SMTP.Address, "control", cfg.Control.Socket, "http", cfg.HTTP.Listen)
+		"smtp", cfg.SMTP.Address, "control", cfg.Control.Socket, "http", cfg.HTTP.Listen,
+		"imap_auth", cfg.IMAP.Auth, "smtp_auth", cfg.SMTP.Auth)
+	if src != nil {
+		log.Info("oauth2 token source", "provider", src.Provider(), "grant", src.Grant(), "token_url", src.Endpoint())
+	}
 
 	var runErr error
 loop:
@@ -172,6 +186,7 @@ loop:
 		case <-e.reload:
 			sdNotify(log, daemon.SdNotifyReloading)
 			cfg = reload(cfgPath, cfg, e, engine, obs, log)
+			toks.reload(cfg, log)
 			sdNotify(log, daemon.SdNotifyReady)
 		}
 	}
