@@ -164,8 +164,8 @@ type Intake struct {
 	commandTimeout time.Duration
 
 	// Owned by the Run goroutine.
-	uidValidity    uint32
-	tokenRefused   bool // the last token login was refused: skip the cache
+	uidValidity  uint32
+	tokenRefused bool // the last token login was refused: skip the cache
 	// noKeywords: the server cannot keep $Processed; sticky once seen.
 	noKeywords bool
 	// processed is the mailbox processed mail is moved to, "" to flag it.
@@ -177,7 +177,7 @@ type Intake struct {
 	// failureReported says OnScanFailure was told.
 	lastFailure     string
 	failureReported bool
-	handlerBackoff backoff
+	handlerBackoff  backoff
 }
 
 // NewIntake returns an Intake that delivers messages to h. It does no I/O.

@@ -70,7 +70,7 @@ type testServer struct {
 	badAcks  atomic.Int64 // wrong client answers to a refusal challenge
 	// keywordCmds counts client commands naming the $Processed keyword.
 	keywordCmds atomic.Int64
-	authUsed sync.Map     // mechanism ("LOGIN" for LOGIN) -> *atomic.Int64
+	authUsed    sync.Map // mechanism ("LOGIN" for LOGIN) -> *atomic.Int64
 }
 
 func newTestServer(t *testing.T, caps imap.CapSet, stripIdle bool) *testServer {
