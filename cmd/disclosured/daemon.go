@@ -88,6 +88,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	imapOpts.OnPanic = func(string) { m.Panic("imap") }
 	logins := newLoginWatch(log, imapOpts.Token != nil, smtpOpts.Token != nil)
 	imapOpts.OnLogin, smtpOpts.OnLogin = logins.report("imap"), logins.report("smtp")
+	imapOpts.OnScanFailure = logins.scanFailed
 	intake := mailbox.NewIntake(imapOpts, engine.HandleBatch)
 	sender := mailbox.NewSender(smtpOpts, log)
 	defer sender.Close()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -18,6 +19,7 @@ type loginWatch struct {
 	hints   map[string]string    // service -> the keys to check
 	mu      sync.Mutex
 	failing map[string]error // service -> the refusal, while it lasts
+	scan    error            // the answer that ended two IMAP sessions in a row
 }
 
 func newLoginWatch(log *slog.Logger, imapToken, smtpToken bool) *loginWatch {
@@ -57,7 +59,16 @@ func (w *loginWatch) report(service string) func(error) {
 	}
 }
 
-// check fails while any login is refused, with the server's answer.
+// scanFailed is the intake's OnScanFailure: the server refused the scan
+// the same way twice (the intake logs it), or nil once a scan works.
+func (w *loginWatch) scanFailed(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.scan = err
+}
+
+// check fails while any login is refused or the scans keep failing, with
+// the server's answer.
 func (w *loginWatch) check() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -70,6 +81,9 @@ func (w *loginWatch) check() error {
 	for _, s := range services {
 		// A *mailbox.LoginError reads "<service> login refused: <answer>".
 		errs = append(errs, w.failing[s])
+	}
+	if w.scan != nil {
+		errs = append(errs, fmt.Errorf("imap scan keeps failing: %w", w.scan))
 	}
 	return errors.Join(errs...)
 }

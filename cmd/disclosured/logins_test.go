@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"disclosured/devmail"
 	"disclosured/mailbox"
 )
 
@@ -123,4 +125,88 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// exchangeSystem starts devmail with the demo users whose IMAP server
+// behaves as Exchange Online's (devmail.Exchange).
+func exchangeSystem(t *testing.T, x devmail.Exchange) *devmail.System {
+	t.Helper()
+	var users []devmail.User
+	for _, u := range devUsers {
+		users = append(users, devmail.User{Address: u, Password: devPassword})
+	}
+	ms, err := devmail.Start(context.Background(), devmail.Options{Users: users, CatchAll: "catchall@example.test", Exchange: &x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ms.Close() })
+	return ms
+}
+
+// TestDaemonOnExchangeOnline runs the daemon against an IMAP server with
+// Exchange Online's capabilities, flags and BAD answers to keywords: 20
+// reports become 20 cases, each fetched once, all moved to Processed, and
+// no keyword is sent.
+func TestDaemonOnExchangeOnline(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		x    devmail.Exchange
+	}{
+		{name: "exchange online"},
+		{name: "without uidplus and move", x: devmail.Exchange{NoMove: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := exchangeSystem(t, tt.x)
+			httpAddr := freePort(t)
+			cfg := writeConfig(t, ms, "")
+			text, _ := os.ReadFile(cfg)
+			os.WriteFile(cfg, []byte(strings.Replace(string(text), `listen: ""`, "listen: "+httpAddr, 1)), 0o600)
+			for i := range 20 {
+				raw := fmt.Sprintf("From: Reporter %d <reporter%d@example.org>\r\nTo: security@example.test\r\n"+
+					"Subject: Finding %d\r\nMessage-ID: <exchange-%d@example.org>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0100\r\n\r\n"+
+					"Finding %d: https://shop.example.com/item/%d leaks data.\r\n", i, i, i, i, i, i)
+				if err := ms.Deliver("security@example.test", []byte(raw), time.Time{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := startOps(t, cfg)
+			waitFor(t, "20 messages in Processed", func() bool {
+				msgs, _ := ms.Messages("security@example.test", "Processed")
+				inbox, _ := ms.Messages("security@example.test", "INBOX")
+				return len(msgs) == 20 && len(inbox) == 0
+			})
+			if n := ms.BodiesFetched(); n != 20 {
+				t.Errorf("%d bodies fetched, want 20", n)
+			}
+			if n := ms.KeywordRefusals(); n != 0 {
+				t.Errorf("%d keyword commands refused, want none sent", n)
+			}
+			if code, body := httpGet(t, "http://"+httpAddr+"/healthz"); code != 200 {
+				t.Errorf("/healthz = %d %q", code, body)
+			}
+			d.stop(t)
+			out, _, code := cli(t, "cases", "-c", cfg)
+			if n := strings.Count(out, "CS-2026-"); code != 0 || n != 20 {
+				t.Errorf("%d cases (exit %d), want 20:\n%s", n, code, out)
+			}
+		})
+	}
+}
+
+// TestScanFailureMakesHealthFail: a mailbox the server refuses to select
+// makes /healthz fail with the server's answer after the second refusal.
+func TestScanFailureMakesHealthFail(t *testing.T) {
+	ms := mailSystem(t)
+	httpAddr := freePort(t)
+	cfg := writeConfig(t, ms, "")
+	text, _ := os.ReadFile(cfg)
+	text = []byte(strings.Replace(string(text), `listen: ""`, "listen: "+httpAddr, 1))
+	text = []byte(strings.Replace(string(text), "poll_interval: 5s", "poll_interval: 5s\n  mailbox: Reports", 1))
+	os.WriteFile(cfg, text, 0o600)
+	d := startOps(t, cfg)
+	d.waitLog(t, `imap server refuses the scan the same way again`)
+	code, body := httpGet(t, "http://"+httpAddr+"/healthz")
+	if code != 503 || !strings.Contains(body, "imap scan keeps failing") || !strings.Contains(body, "select Reports") {
+		t.Errorf("/healthz = %d %q, want 503 with the refused SELECT", code, body)
+	}
 }
