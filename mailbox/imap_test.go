@@ -68,7 +68,9 @@ type testServer struct {
 	noLogin  bool
 	capsLine string
 	badAcks  atomic.Int64 // wrong client answers to a refusal challenge
-	authUsed sync.Map     // mechanism ("LOGIN" for LOGIN) -> *atomic.Int64
+	// keywordCmds counts client commands naming the $Processed keyword.
+	keywordCmds atomic.Int64
+	authUsed    sync.Map // mechanism ("LOGIN" for LOGIN) -> *atomic.Int64
 }
 
 func newTestServer(t *testing.T, caps imap.CapSet, stripIdle bool) *testServer {
@@ -285,6 +287,9 @@ func (c *wrapConn) Read(p []byte) (int, error) {
 	}
 	if bytes.Contains(p[:n], []byte(" LOGOUT\r\n")) {
 		c.ts.logouts.Add(1)
+	}
+	if bytes.Contains(bytes.ToUpper(p[:n]), []byte("$PROCESSED")) {
+		c.ts.keywordCmds.Add(1)
 	}
 	return n, err
 }

@@ -108,6 +108,9 @@ type Engine struct {
 	// holdUntil is when the outbox's catch-up hold ends (Unix nanoseconds
 	// on the real clock); zero when the outbox is free to send.
 	holdUntil atomic.Int64
+	// loginHold is the outbox's hold while the submission server refuses
+	// our login (outbox.go).
+	loginHold loginHold
 }
 
 // New returns an engine over db.

@@ -96,6 +96,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		readyOnce.Do(func() { sdNotify(log, daemon.SdNotifyReady) })
 	}
 	imapOpts.OnPanic = func(string) { m.Panic("imap") }
+	logins := newLoginWatch(log, imapOpts.Token != nil, smtpOpts.Token != nil)
+	imapOpts.OnLogin, smtpOpts.OnLogin = logins.report("imap"), logins.report("smtp")
+	imapOpts.OnScanFailure = logins.scanFailed
 	intake := mailbox.NewIntake(imapOpts, engine.HandleBatch)
 	sender := mailbox.NewSender(smtpOpts, log)
 	defer sender.Close()
@@ -104,6 +107,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	logins.setCounter(m.LoginFailed)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -144,7 +148,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		}
 		health := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
-			func() (time.Time, bool) { return oldestPending(db) }, maxOutboxAge)
+			func() (time.Time, bool) { return oldestPending(db) }, maxOutboxAge, logins.check)
 		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
 		start("http", func(ctx context.Context) error {
 			go func() {
@@ -187,6 +191,8 @@ loop:
 			sdNotify(log, daemon.SdNotifyReloading)
 			cfg = reload(cfgPath, cfg, e, engine, obs, log)
 			toks.reload(cfg, log)
+			// A login the reload may have fixed is tried again at once.
+			engine.ResumeOutbox()
 			sdNotify(log, daemon.SdNotifyReady)
 		}
 	}
