@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -200,6 +201,31 @@ func healthz(addr string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
+// metricValue scrapes one sample (name with labels, as exposed) from
+// /metrics; it is 0 when absent.
+func metricValue(t *testing.T, addr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
 // waitHealth polls /healthz until it answers status, and returns the body.
 func waitHealth(t *testing.T, addr string, status int, timeout time.Duration) string {
 	t.Helper()
@@ -346,6 +372,7 @@ func TestOAuth2(t *testing.T) {
 		if n := s.iss.Grants()[client]; n != 2 {
 			t.Errorf("%d tokens fetched, want 2 (the first and one fresh after the refusal)", n)
 		}
+		waitLog(t, d, "imap server refused the oauth2 token; trying a fresh one", reactTimeout)
 		expectCountStays(t, env, env["MAILSTACK_REPORTER_USER"], "INBOX", isAck(msgID1, msgID2), 2, quiet)
 		d.stop(t)
 		if n := len(listCases(t, cfg)); n != 2 {
@@ -391,9 +418,9 @@ func TestOAuth2(t *testing.T) {
 		if n := strings.Count(dovecot, "imap-login: Info: Login: user=<"+sec+">, method=XOAUTH2"); n < 3 {
 			t.Errorf("%d IMAP token logins, want at least 3 (one per kick)", n)
 		}
-		if strings.Contains(dovecot, "AUTHENTICATIONFAILED") || strings.Contains(d.log(), "login refused") {
-			// Renewal is proactive: no server should have had to refuse.
-			t.Logf("note: a login was refused on the way (renewal came late)")
+		// Renewal is proactive: the daemon never offered a dead token.
+		if log := d.log(); strings.Contains(log, "refused the oauth2 token") || strings.Contains(log, "login refused") {
+			t.Errorf("a token was refused although it should have been renewed first:\n%s", lastLines(log, 30))
 		}
 		if n := len(listCases(t, cfg)); n != 3 {
 			t.Errorf("%d cases, want 3", n)
@@ -433,8 +460,13 @@ func TestOAuth2(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		body := waitHealth(t, httpAddr, http.StatusServiceUnavailable, reactTimeout)
-		if !strings.Contains(strings.ToLower(body), "smtp") {
-			t.Errorf("/healthz 503 body %q does not say that SMTP is at fault", body)
+		for _, want := range []string{"smtp", "invalid_client", "oauth2.client_secret"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/healthz 503 body %q lacks %q", body, want)
+			}
+		}
+		if n := metricValue(t, httpAddr, `disclosured_login_failures_total{service="smtp"}`); n < 1 {
+			t.Errorf("disclosured_login_failures_total{service=\"smtp\"} = %v, want at least 1", n)
 		}
 		expectCountStays(t, env, env["MAILSTACK_REPORTER_USER"], "INBOX", isAck(ids...), 0, quiet)
 		if n, err := outboxPending(httpAddr); err != nil || n < 3 {
@@ -486,11 +518,17 @@ func TestOAuth2IssuerDown(t *testing.T) {
 	}
 	down := "http://" + ln.Addr().String() + "/token"
 	ln.Close()
+	httpAddr := freeTCPAddr(t)
 	cfg := oauthConfig(t, env, map[string]any{
+		"http.listen":     httpAddr,
 		"oauth2.provider": "microsoft", "oauth2.tenant": "contoso.onmicrosoft.com", "oauth2.token_url": down,
 		"oauth2.client_id": "app", "oauth2.client_secret": "down-Secr3t",
 	})
 	d := startDaemon(t, cfg)
+	body := waitHealth(t, httpAddr, http.StatusServiceUnavailable, reactTimeout)
+	if !strings.Contains(body, "imap") || !strings.Contains(body, "unreachable") {
+		t.Errorf("/healthz 503 body %q does not name IMAP and the unreachable endpoint", body)
+	}
 	waitLog(t, d, "oauth2 token endpoint "+down+" unreachable", reactTimeout)
 	waitLog(t, d, "check oauth2.tenant, oauth2.token_url", reactTimeout)
 	if !d.running() {
