@@ -7,8 +7,9 @@
 // client-credentials grant (RFC 6749 §4.4), google + jwt for the
 // service-account JWT-bearer grant (RFC 7523 §2.1) and oauth2.Config for a
 // refresh token (RFC 6749 §6). Microsoft's certificate credential is a JWT
-// client assertion (RFC 7523 §2.2, the "x5t" header carrying the
-// certificate's SHA-1 thumbprint) sent through clientcredentials'
+// client assertion (RFC 7523 §2.2; PS256 with the certificate's SHA-256
+// thumbprint as "x5t#S256", as Entra ID documents it) sent through
+// clientcredentials'
 // EndpointParams, rather than Microsoft's MSAL for Go: MSAL resolves its
 // authority through instance discovery and OpenID metadata at
 // login.microsoftonline.com before it asks for a token, so oauth2.token_url
@@ -37,7 +38,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -478,7 +478,7 @@ func parseCertificate(data []byte) (*x509.Certificate, *rsa.PrivateKey, error) {
 			}
 			rk, ok := k.(*rsa.PrivateKey)
 			if !ok {
-				return nil, nil, fmt.Errorf("want an RSA private key (Entra ID signs client assertions with RS256), got %T", k)
+				return nil, nil, fmt.Errorf("want an RSA private key (Entra ID takes PS256 client assertions), got %T", k)
 			}
 			key = rk
 		case "RSA PRIVATE KEY":
@@ -506,13 +506,14 @@ func parseCertificate(data []byte) (*x509.Certificate, *rsa.PrivateKey, error) {
 
 // ClientAssertion builds the signed JWT with which a confidential client
 // proves that it holds the certificate's key (RFC 7523 §2.2 and §3, in the
-// form Entra ID wants: RS256, "x5t" = base64url SHA-1 thumbprint of the
-// DER certificate, iss = sub = client ID, aud = the token endpoint, a
-// unique jti, valid for 10 minutes from now).
+// form Entra ID documents: PS256 (RFC 7518 §3.5), "x5t#S256" = base64url
+// SHA-256 thumbprint of the DER certificate (RFC 7515 §4.1.8), iss = sub =
+// client ID, aud = the token endpoint, a unique jti, valid for 10 minutes
+// from now).
 func ClientAssertion(clientID, audience string, cert *x509.Certificate, key *rsa.PrivateKey, now time.Time) (string, error) {
-	thumb := sha1.Sum(cert.Raw)
-	hdr, err := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT",
-		"x5t": base64.RawURLEncoding.EncodeToString(thumb[:])})
+	thumb := sha256.Sum256(cert.Raw)
+	hdr, err := json.Marshal(map[string]string{"alg": "PS256", "typ": "JWT",
+		"x5t#S256": base64.RawURLEncoding.EncodeToString(thumb[:])})
 	if err != nil {
 		return "", err
 	}
@@ -526,16 +527,17 @@ func ClientAssertion(clientID, audience string, cert *x509.Certificate, key *rsa
 		return "", err
 	}
 	signed := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(claims)
-	sig, err := signRS256(key, signed)
+	sig, err := signPS256(key, signed)
 	if err != nil {
 		return "", err
 	}
 	return signed + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
-func signRS256(key *rsa.PrivateKey, signed string) ([]byte, error) {
+// signPS256 is RSASSA-PSS with SHA-256 and a 32-byte salt (RFC 7518 §3.5).
+func signPS256(key *rsa.PrivateKey, signed string) ([]byte, error) {
 	sum := sha256.Sum256([]byte(signed))
-	return rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	return rsa.SignPSS(rand.Reader, key, crypto.SHA256, sum[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 }
 
 // randomID returns a random RFC 9562 version 4 UUID, the jti form Entra ID

@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -134,8 +133,9 @@ func (e *endpoint) serve(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(resp)
 }
 
-// decodeJWT splits and verifies an RS256 compact JWS with key.
-func decodeJWT(jwt string, key *rsa.PublicKey, hdr, claims any) error {
+// decodeJWT splits and verifies a compact JWS with key: RS256, or PS256
+// when pss is set.
+func decodeJWT(jwt string, key *rsa.PublicKey, pss bool, hdr, claims any) error {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
 		return errors.New("not a JWS")
@@ -154,15 +154,20 @@ func decodeJWT(jwt string, key *rsa.PublicKey, hdr, claims any) error {
 		return err
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig); err != nil {
+	if pss {
+		err = rsa.VerifyPSS(key, crypto.SHA256, sum[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	} else {
+		err = rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig)
+	}
+	if err != nil {
 		return errors.New("bad signature")
 	}
 	return nil
 }
 
 // checkAssertion verifies a client assertion as Entra ID does: the
-// signature with the registered certificate's key, found by its x5t
-// thumbprint, and the claims.
+// PS256 signature with the registered certificate's key, found by its
+// x5t#S256 thumbprint, and the claims.
 func (e *endpoint) checkAssertion(typ, a string, r *http.Request) error {
 	if typ != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
 		return fmt.Errorf("client_assertion_type %q", typ)
@@ -170,21 +175,24 @@ func (e *endpoint) checkAssertion(typ, a string, r *http.Request) error {
 	if r.PostForm.Has("client_secret") {
 		return errors.New("client_secret sent with an assertion")
 	}
-	var hdr struct{ Alg, Typ, X5t string }
+	var hdr struct {
+		Alg, Typ string
+		X5t      string `json:"x5t#S256"`
+	}
 	var c struct {
 		Aud, Iss, Sub, Jti string
 		Nbf, Iat, Exp      int64
 	}
-	if err := decodeJWT(a, e.cert.PublicKey.(*rsa.PublicKey), &hdr, &c); err != nil {
+	if err := decodeJWT(a, e.cert.PublicKey.(*rsa.PublicKey), true, &hdr, &c); err != nil {
 		return err
 	}
-	thumb := sha1.Sum(e.cert.Raw)
+	thumb := sha256.Sum256(e.cert.Raw)
 	now := time.Now().Unix()
 	switch {
-	case hdr.Alg != "RS256" || hdr.Typ != "JWT":
+	case hdr.Alg != "PS256" || hdr.Typ != "JWT":
 		return fmt.Errorf("header %+v", hdr)
 	case hdr.X5t != base64.RawURLEncoding.EncodeToString(thumb[:]):
-		return errors.New("unknown x5t")
+		return errors.New("unknown x5t#S256")
 	case c.Aud != e.url() || c.Iss != clientID || c.Sub != clientID:
 		return fmt.Errorf("claims aud=%s iss=%s sub=%s", c.Aud, c.Iss, c.Sub)
 	case c.Jti == "" || e.jtis[c.Jti]:
@@ -202,7 +210,7 @@ func (e *endpoint) checkServiceAccount(a string, r *http.Request) error {
 		Iss, Sub, Scope, Aud string
 		Iat, Exp             int64
 	}
-	if err := decodeJWT(a, e.saKey, &hdr, &c); err != nil {
+	if err := decodeJWT(a, e.saKey, false, &hdr, &c); err != nil {
 		return fmt.Errorf("Invalid JWT Signature: %v", err)
 	}
 	now := time.Now().Unix()

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"disclosured/config"
 )
 
 // loginConfig writes a config whose imap/smtp/oauth2 sections are given.
@@ -121,4 +123,55 @@ smtp:
 		!strings.Contains(stderr, "warning: imap.auth: Google accepts a password only as an app password") {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
+}
+
+// A connection that logs in with a token never gets the password, and
+// smtp.auth none sends no AUTH at all.
+func TestApplyLogin(t *testing.T) {
+	cfg, err := loadConfigFile(t, loginConfig(t, `imap:
+  address: imap.example.org:993
+  auth: oauth2
+  username: security@contoso.com
+  password: leftover
+smtp:
+  address: smtp.example.org:587
+  auth: none
+  username: security@contoso.com
+  password: leftover
+oauth2:
+  provider: generic
+  token_url: https://idp.example.org/token
+  client_id: a
+  client_secret: b
+  mechanism: oauthbearer
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := imapOptions(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm, err := smtpOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := tokenSource(cfg)
+	if err != nil || src == nil {
+		t.Fatalf("tokenSource: %v, %v", src, err)
+	}
+	var toks tokens
+	toks.cur.Store(src)
+	applyLogin(cfg, &toks, &im, &sm)
+	if im.Password != "" || im.Token == nil || im.Mechanism != "oauthbearer" || im.Username != "security@contoso.com" {
+		t.Errorf("imap options: password %q, token %v, mechanism %q, user %q", im.Password, im.Token != nil, im.Mechanism, im.Username)
+	}
+	if sm.Username != "" || sm.Password != "" || sm.Token != nil {
+		t.Errorf("smtp.auth none still logs in: %+v", sm)
+	}
+}
+
+func loadConfigFile(t *testing.T, path string) (*config.Config, error) {
+	t.Helper()
+	return config.Load(path, nil)
 }
