@@ -62,6 +62,7 @@ type Config struct {
 	Organization Organization `mapstructure:"organization" yaml:"organization"`
 	IMAP         IMAP         `mapstructure:"imap" yaml:"imap"`
 	SMTP         SMTP         `mapstructure:"smtp" yaml:"smtp"`
+	OAuth2       OAuth2       `mapstructure:"oauth2" yaml:"oauth2"`
 	Staff        Staff        `mapstructure:"staff" yaml:"staff"`
 	Store        Store        `mapstructure:"store" yaml:"store"`
 	Control      Control      `mapstructure:"control" yaml:"control"`
@@ -83,6 +84,9 @@ type Config struct {
 	workingDays  []time.Weekday
 	closedDays   []time.Time
 	secretsReady bool // Password fields hold the contents of *_file
+
+	// Filled by Load; see MailProvider.
+	providerName, providerFrom string
 }
 
 // Organization describes who runs the security mailbox.
@@ -98,6 +102,7 @@ type Organization struct {
 type IMAP struct {
 	Address            string        `mapstructure:"address" yaml:"address"` // host:port
 	TLS                string        `mapstructure:"tls" yaml:"tls"`         // implicit | starttls | none
+	Auth               string        `mapstructure:"auth" yaml:"auth"`       // password | oauth2
 	Username           string        `mapstructure:"username" yaml:"username"`
 	Password           string        `mapstructure:"password" yaml:"password"`
 	PasswordFile       string        `mapstructure:"password_file" yaml:"password_file"`
@@ -113,12 +118,39 @@ type IMAP struct {
 type SMTP struct {
 	Address      string        `mapstructure:"address" yaml:"address"` // host:port
 	TLS          string        `mapstructure:"tls" yaml:"tls"`         // implicit | starttls | none
+	Auth         string        `mapstructure:"auth" yaml:"auth"`       // password | oauth2 | none; default password when Username is set
 	Username     string        `mapstructure:"username" yaml:"username"`
 	Password     string        `mapstructure:"password" yaml:"password"`
 	PasswordFile string        `mapstructure:"password_file" yaml:"password_file"`
 	CAFile       string        `mapstructure:"ca_file" yaml:"ca_file"`
 	HelloName    string        `mapstructure:"hello_name" yaml:"hello_name"` // default: Organization.Domain
 	Timeout      time.Duration `mapstructure:"timeout" yaml:"timeout"`
+}
+
+// OAuth2 says where the access tokens for imap.auth / smtp.auth oauth2
+// come from (SPEC §7a). After Load, ClientSecret holds the effective secret
+// (from client_secret_file if set), Provider the provider (recognised from
+// the server addresses when not set) and Scopes the provider's default when
+// not set.
+type OAuth2 struct {
+	Provider           string   `mapstructure:"provider" yaml:"provider"` // microsoft | google | generic
+	Tenant             string   `mapstructure:"tenant" yaml:"tenant"`     // microsoft: tenant ID or primary domain
+	ClientID           string   `mapstructure:"client_id" yaml:"client_id"`
+	ClientSecret       string   `mapstructure:"client_secret" yaml:"client_secret"`
+	ClientSecretFile   string   `mapstructure:"client_secret_file" yaml:"client_secret_file"`
+	CertificateFile    string   `mapstructure:"certificate_file" yaml:"certificate_file"`         // microsoft: PEM certificate + key
+	ServiceAccountFile string   `mapstructure:"service_account_file" yaml:"service_account_file"` // google: JSON key
+	RefreshTokenFile   string   `mapstructure:"refresh_token_file" yaml:"refresh_token_file"`     // generic
+	TokenURL           string   `mapstructure:"token_url" yaml:"token_url"`
+	Scopes             []string `mapstructure:"scopes" yaml:"scopes"`
+	Mechanism          string   `mapstructure:"mechanism" yaml:"mechanism"` // xoauth2 | oauthbearer
+
+	// The contents of refresh_token_file, certificate_file and
+	// service_account_file, read by Load (which Validate checked to be
+	// readable). Never printed.
+	RefreshToken   string `mapstructure:"-" yaml:"-"`
+	Certificate    []byte `mapstructure:"-" yaml:"-"`
+	ServiceAccount []byte `mapstructure:"-" yaml:"-"`
 }
 
 // Staff lists who may issue commands and who is told about cases.
@@ -199,12 +231,14 @@ func Default() *Config {
 	return &Config{
 		Organization: Organization{CasePrefix: "CS", Languages: []string{"en", "nl"}},
 		IMAP: IMAP{
+			Auth:         "password",
 			TLS:          "implicit",
 			Mailbox:      "INBOX",
 			PollInterval: 60 * time.Second,
 			IdleRestart:  10 * time.Minute,
 		},
 		SMTP:    SMTP{TLS: "starttls", Timeout: 60 * time.Second},
+		OAuth2:  OAuth2{Mechanism: "xoauth2"},
 		Staff:   Staff{Auth: "authres"},
 		Store:   Store{Path: "/var/lib/disclosured/disclosured.db"},
 		Control: Control{Socket: "/run/disclosured/control.sock"},
@@ -295,6 +329,7 @@ func Load(path string, environ []string) (*Config, error) {
 	if c.SMTP.HelloName == "" {
 		c.SMTP.HelloName = c.Organization.Domain
 	}
+	c.resolveLogin()
 
 	// A key that failed to decode holds a zero value; validating it again
 	// would only repeat the problem in other words.
@@ -327,6 +362,8 @@ func (c *Config) resolvePaths() {
 		&c.Store.Path, &c.Templates.Dir, &c.Control.Socket,
 		&c.IMAP.CAFile, &c.IMAP.PasswordFile,
 		&c.SMTP.CAFile, &c.SMTP.PasswordFile,
+		&c.OAuth2.ClientSecretFile, &c.OAuth2.CertificateFile,
+		&c.OAuth2.ServiceAccountFile, &c.OAuth2.RefreshTokenFile,
 	} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(c.Dir, *p)
@@ -345,6 +382,19 @@ func (c *Config) loadSecrets() {
 	}
 	if c.SMTP.PasswordFile != "" {
 		c.SMTP.Password, _ = readSecret(c.SMTP.PasswordFile)
+	}
+	o := &c.OAuth2
+	if o.ClientSecretFile != "" {
+		o.ClientSecret, _ = readSecret(o.ClientSecretFile)
+	}
+	if o.RefreshTokenFile != "" {
+		o.RefreshToken, _ = readSecret(o.RefreshTokenFile)
+	}
+	if o.CertificateFile != "" {
+		o.Certificate, _ = os.ReadFile(o.CertificateFile)
+	}
+	if o.ServiceAccountFile != "" {
+		o.ServiceAccount, _ = os.ReadFile(o.ServiceAccountFile)
 	}
 	c.secretsReady = true
 }
@@ -366,6 +416,7 @@ func (c *Config) Print(w io.Writer) error {
 	cp := *c
 	cp.IMAP.Password = mask(cp.IMAP.Password)
 	cp.SMTP.Password = mask(cp.SMTP.Password)
+	cp.OAuth2.ClientSecret = mask(cp.OAuth2.ClientSecret)
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

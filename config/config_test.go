@@ -105,6 +105,7 @@ func TestLoadGood(t *testing.T) {
 	want.SMTP.Address = "smtp.example.org:587"
 	want.SMTP.Username = "security@example.org"
 	want.SMTP.Password = "smtp-secret"
+	want.SMTP.Auth = "password" // default when smtp.username is set
 	want.SMTP.HelloName = "example.org"
 	want.Staff.Addresses = []string{"alice@example.org"}
 	want.Staff.Notify = []string{"team@example.org"}

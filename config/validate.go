@@ -177,6 +177,7 @@ func (c *Config) Validate() error {
 	if sm.Timeout <= 0 {
 		ch.add("smtp.timeout", "want more than 0, got %s", sm.Timeout)
 	}
+	c.validateLogin(ch)
 
 	st := c.Staff
 	ch.addresses("staff.addresses", st.Addresses, true)

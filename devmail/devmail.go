@@ -76,6 +76,10 @@ type Options struct {
 	// them (without the trace fields devmail adds). It runs on the SMTP
 	// connection's goroutine; the client waits for it.
 	OnMessage func(from string, to []string, raw []byte)
+	// Exchange, if set, makes the IMAP server answer as Exchange Online
+	// does (see Exchange), and with Exchange.Token set the SMTP server
+	// offers XOAUTH2 with the same tokens.
+	Exchange *Exchange
 }
 
 // System is a running devmail instance. Its methods are safe for concurrent
@@ -91,6 +95,14 @@ type System struct {
 	imapLn  net.Listener
 	smtpSrv *smtp.Server
 	smtpLn  net.Listener
+
+	// With Options.Exchange: the profile, and a plain IMAP server on the
+	// same store for Messages.
+	exchange   *Exchange
+	inspectSrv *imapserver.Server
+	inspectLn  net.Listener
+	bodies     atomic.Int64 // BODY[] literals sent by the Exchange server
+	bads       atomic.Int64 // its BAD answers to keywords
 
 	serveWG sync.WaitGroup // the two Serve goroutines
 
@@ -130,6 +142,7 @@ func Start(ctx context.Context, o Options) (*System, error) {
 		users:     make(map[string]*account, len(o.Users)),
 		onMessage: o.OnMessage,
 		done:      make(chan struct{}),
+		exchange:  o.Exchange,
 	}
 	for _, u := range o.Users {
 		addr := strings.ToLower(strings.TrimSpace(u.Address))
@@ -165,7 +178,7 @@ func Start(ctx context.Context, o Options) (*System, error) {
 		return nil, fmt.Errorf("devmail: listen smtp: %w", err)
 	}
 
-	s.imapSrv = imapserver.New(&imapserver.Options{
+	plain := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return s.mem.NewSession(), nil, nil
 		},
@@ -178,7 +191,28 @@ func Start(ctx context.Context, o Options) (*System, error) {
 		},
 		InsecureAuth: true,
 		Logger:       logAdapter{s.log.With("server", "imap")},
-	})
+	}
+	s.imapSrv = imapserver.New(plain)
+	imapLn := s.imapLn
+	if x := o.Exchange; x != nil {
+		if s.inspectLn, err = lc.Listen(ctx, "tcp", "127.0.0.1:0"); err != nil {
+			s.imapLn.Close()
+			s.smtpLn.Close()
+			return nil, fmt.Errorf("devmail: listen imap: %w", err)
+		}
+		s.inspectSrv = s.imapSrv
+		ex := *plain
+		ex.Caps = x.serverCaps()
+		ex.NewSession = func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			es := &exchangeSession{Session: s.mem.NewSession(), sys: s, x: x}
+			if x.NoMove {
+				return es, nil, nil
+			}
+			return exchangeMoveSession{es}, nil, nil
+		}
+		s.imapSrv = imapserver.New(&ex)
+		imapLn = &exchangeListener{Listener: s.imapLn, sys: s, caps: x.capsLine()}
+	}
 
 	s.smtpSrv = smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{sys: s, conn: c}, nil
@@ -194,10 +228,19 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	s.serveWG.Add(2)
 	go func() {
 		defer s.serveWG.Done()
-		if err := s.imapSrv.Serve(s.imapLn); err != nil && !s.isClosed() {
+		if err := s.imapSrv.Serve(imapLn); err != nil && !s.isClosed() {
 			s.log.Error("imap serve", "err", err)
 		}
 	}()
+	if s.inspectSrv != nil {
+		s.serveWG.Add(1)
+		go func() {
+			defer s.serveWG.Done()
+			if err := s.inspectSrv.Serve(s.inspectLn); err != nil && !s.isClosed() {
+				s.log.Error("imap serve", "err", err)
+			}
+		}()
+	}
 	go func() {
 		defer s.serveWG.Done()
 		if err := s.smtpSrv.Serve(s.smtpLn); err != nil && !s.isClosed() {
@@ -238,6 +281,10 @@ func (s *System) Close() error {
 		s.imapSrv.Close()
 		s.smtpLn.Close()
 		s.imapLn.Close()
+		if s.inspectSrv != nil {
+			s.inspectSrv.Close()
+			s.inspectLn.Close()
+		}
 		s.serveWG.Wait()
 		s.inflight.Wait()
 	})
@@ -267,7 +314,11 @@ func (s *System) Messages(user, mailbox string) ([][]byte, error) {
 	if a == nil {
 		return nil, fmt.Errorf("devmail: messages of %s: no such user", user)
 	}
-	c, err := imapclient.DialInsecure(s.IMAPAddr(), nil)
+	addr := s.IMAPAddr()
+	if s.inspectLn != nil {
+		addr = s.inspectLn.Addr().String()
+	}
+	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {
 		return nil, fmt.Errorf("devmail: messages of %s: %w", user, err)
 	}
@@ -337,9 +388,20 @@ type session struct {
 
 var _ smtp.AuthSession = (*session)(nil)
 
-func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (ss *session) AuthMechanisms() []string {
+	if x := ss.sys.exchange; x != nil && x.Token != nil {
+		return []string{sasl.Plain, "XOAUTH2"}
+	}
+	return []string{sasl.Plain}
+}
 
 func (ss *session) Auth(mech string) (sasl.Server, error) {
+	if x := ss.sys.exchange; mech == "XOAUTH2" && x != nil && x.Token != nil {
+		return &xoauth2Server{check: func(user, token string) bool {
+			a := ss.sys.users[strings.ToLower(user)]
+			return a != nil && x.Token(a.address, token)
+		}, refuse: smtp.ErrAuthFailed}, nil
+	}
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}

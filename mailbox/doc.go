@@ -10,7 +10,12 @@
 // returned nil for the batch that contained it; the Handler returns nil only
 // once every message of the batch is durably committed (SPEC §8 "no message
 // is lost"). Marking is either a move to IMAPOptions.ProcessedMailbox or, when
-// that is empty, the flags \Seen and $Processed. If the Handler fails, the
+// that is empty, the flags \Seen and $Processed. A server that cannot keep
+// $Processed (PERMANENTFLAGS without it or \*, as Exchange Online, or one
+// that drops the keyword it was given) gets no keyword at all: processed
+// mail is moved to "Processed" instead, and the scan, which in move mode
+// looks only for messages that are not \Deleted, never names a keyword. If
+// the Handler fails, the
 // process crashes, or the connection drops between the Handler's commit and
 // the marking, the messages stay unmarked and are delivered again on the next
 // scan. Delivery is therefore at-least-once, and the caller deduplicates (by
@@ -19,9 +24,22 @@
 //
 // Fetching uses BODY.PEEK[] (RFC 3501 §6.4.5), so reading a message never sets
 // \Seen by itself. Without the MOVE extension (RFC 6851) the move is done as
-// UID COPY, then STORE \Deleted, then UID EXPUNGE (RFC 4315) only when UIDPLUS
-// exists, so a failed COPY never loses the source and a plain EXPUNGE never
-// removes another client's \Deleted mail.
+// UID COPY, then STORE \Deleted, then UID EXPUNGE (RFC 4315) when UIDPLUS
+// exists, so a failed COPY never loses the source. Without UIDPLUS a plain
+// EXPUNGE follows only when UID SEARCH DELETED finds nothing but the copied
+// messages, so it does not remove another client's \Deleted mail (a client
+// that sets \Deleted in the instant between the two commands is the one
+// window left); otherwise ours stay \Deleted, which the scan skips.
+//
+// # Login
+//
+// Password login uses IMAP LOGIN, or AUTHENTICATE PLAIN when the server
+// advertises AUTH=PLAIN or LOGINDISABLED, and SMTP AUTH PLAIN, or LOGIN when
+// that is all the server offers. With a TokenFunc both log in with SASL
+// XOAUTH2 or OAUTHBEARER; a refused token is fetched afresh once on the same
+// connection. Every refusal is a *LoginError, reported to OnLogin: for SMTP
+// it is never permanent, as it is our account's outage and not a fault of
+// the message.
 //
 // # Goroutines
 //

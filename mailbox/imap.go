@@ -48,6 +48,11 @@ const (
 // IMAPOptions.ProcessedMailbox is empty.
 const processedKeyword imap.Flag = "$Processed"
 
+// defaultProcessedMailbox receives processed mail on a server that cannot
+// keep processedKeyword when IMAPOptions.ProcessedMailbox is empty (SPEC
+// §7a).
+const defaultProcessedMailbox = "Processed"
+
 // IMAPOptions configures an Intake. Zero durations and sizes take the defaults
 // given on each field.
 type IMAPOptions struct {
@@ -58,12 +63,28 @@ type IMAPOptions struct {
 	// TLSConfig is used for "implicit" and "starttls"; nil means the system
 	// defaults. ServerName defaults to the host of Address.
 	TLSConfig *tls.Config
-	// Username and Password log in with LOGIN. The password is never logged.
+	// Username and Password log in with LOGIN, or with AUTHENTICATE PLAIN
+	// when the server advertises AUTH=PLAIN or LOGINDISABLED. The password
+	// is never logged.
 	Username, Password string
+	// Token, when set, logs in with SASL Mechanism and a bearer token
+	// instead of the password, as Username. A refused token is fetched
+	// afresh (fresh=true) and tried once more before the session backs off.
+	Token TokenFunc
+	// Mechanism is MechXOAUTH2 (default) or MechOAuthBearer.
+	Mechanism string
+	// OnLogin, if set, is called after every login: nil on success, a
+	// *LoginError when the server refused it (after the retry with a fresh
+	// token) or no token could be had. It is not called when the
+	// connection broke before the server answered.
+	OnLogin func(err error)
 	// Mailbox is the mailbox to watch, usually "INBOX".
 	Mailbox string
 	// ProcessedMailbox, if set, receives processed messages (created when
-	// missing). If empty, processed messages get \Seen and $Processed instead.
+	// missing). If empty, processed messages get \Seen and $Processed
+	// instead, unless the server cannot keep $Processed (its PERMANENTFLAGS
+	// lack it and \*, or a flagged message comes back unflagged): then they
+	// are moved to "Processed". In move mode no keyword is ever sent.
 	ProcessedMailbox string
 	// PollInterval is the scan interval when the server lacks IDLE, and the
 	// safety rescan interval while idling. Default 60s.
@@ -91,6 +112,11 @@ type IMAPOptions struct {
 	// OnPanic, if set, is called for every panic the intake recovers
 	// (component "imap"), so the daemon can count them.
 	OnPanic func(where string)
+	// OnScanFailure, if set, is called with the server's answer when two
+	// sessions in a row failed with the same answer (SELECT, CREATE,
+	// SEARCH, FETCH, STORE, COPY or MOVE refused), and with nil when a scan
+	// completes after that.
+	OnScanFailure func(err error)
 }
 
 // Message is one fetched message.
@@ -140,8 +166,20 @@ type Intake struct {
 	commandTimeout time.Duration
 
 	// Owned by the Run goroutine.
-	uidValidity    uint32
-	handlerBackoff backoff
+	uidValidity  uint32
+	tokenRefused bool // the last token login was refused: skip the cache
+	// noKeywords: the server cannot keep $Processed; sticky once seen.
+	noKeywords bool
+	// processed is the mailbox processed mail is moved to, "" to flag it.
+	processed string
+	// marked holds the UIDs flagged $Processed in this session, to notice
+	// a server that accepts the keyword and forgets it.
+	marked map[imap.UID]struct{}
+	// lastFailure is the server's answer that ended the last session;
+	// failureReported says OnScanFailure was told.
+	lastFailure     string
+	failureReported bool
+	handlerBackoff  backoff
 }
 
 // NewIntake returns an Intake that delivers messages to h. It does no I/O.
@@ -296,8 +334,10 @@ func (in *Intake) session(ctx context.Context) (healthy bool, err error) {
 	})
 	defer stopCancel()
 
-	caps, err := in.login(c)
+	in.marked = map[imap.UID]struct{}{}
+	caps, err := in.login(ctx, c)
 	if err != nil {
+		in.noteFailure(err)
 		return false, err
 	}
 	in.connected.Store(true)
@@ -317,9 +357,11 @@ func (in *Intake) session(ctx context.Context) (healthy bool, err error) {
 			retryIn = in.handlerBackoff.next()
 			in.log.Error("handler failed; batch left unmarked", "err", herr.err, "retry_in", retryIn)
 		case err != nil:
+			in.noteFailure(err)
 			return healthy, err
 		default:
 			in.handlerBackoff.reset()
+			in.noteFailure(nil)
 		}
 		healthy = true
 
@@ -378,13 +420,13 @@ func (in *Intake) dial(ctx context.Context, opts *imapclient.Options) (*imapclie
 
 // login authenticates, selects the mailbox, ensures the processed mailbox
 // exists and returns the server's capabilities.
-func (in *Intake) login(c *imapclient.Client) (imap.CapSet, error) {
-	stop := in.guard(c, "login")
-	defer stop()
-
-	if err := c.Login(in.o.Username, in.o.Password).Wait(); err != nil {
+func (in *Intake) login(ctx context.Context, c *imapclient.Client) (imap.CapSet, error) {
+	if err := in.authenticate(ctx, c); err != nil {
 		return nil, fmt.Errorf("login as %s: %w", in.o.Username, err)
 	}
+	stop := in.guard(c, "select")
+	defer stop()
+
 	// Caps may block for up to 30s and return nil when the server never
 	// answers; treat that as a server with no extensions (poll, COPY path).
 	caps := c.Caps()
@@ -405,20 +447,69 @@ func (in *Intake) login(c *imapclient.Client) (imap.CapSet, error) {
 	}
 	in.uidValidity = sel.UIDValidity
 
-	if in.o.ProcessedMailbox != "" {
-		if err := in.ensureMailbox(c, in.o.ProcessedMailbox); err != nil {
+	// RFC 3501 §7.1: without PERMANENTFLAGS every flag is permanent.
+	if sel.PermanentFlags != nil && !slices.Contains(sel.PermanentFlags, imap.FlagWildcard) &&
+		!containsFold(sel.PermanentFlags, processedKeyword) && !in.noKeywords {
+		in.noKeywords = true
+		in.log.Warn("server cannot keep the $Processed keyword; processed mail is moved instead and no keyword is sent",
+			"permanent_flags", fmt.Sprint(sel.PermanentFlags), "processed_mailbox", in.processedMailbox())
+	}
+	in.processed = in.processedMailbox()
+	if in.processed != "" {
+		if err := in.ensureMailbox(c, in.processed); err != nil {
 			return nil, err
 		}
-	} else if sel.PermanentFlags != nil && !slices.Contains(sel.PermanentFlags, imap.FlagWildcard) &&
-		!containsFold(sel.PermanentFlags, processedKeyword) {
-		in.log.Warn("server may not keep the $Processed keyword; processed messages may be delivered again",
-			"permanent_flags", fmt.Sprint(sel.PermanentFlags))
 	}
 
 	in.log.Info("imap connected",
 		"uid_validity", sel.UIDValidity, "messages", sel.NumMessages,
 		"idle", caps.Has(imap.CapIdle), "move", caps.Has(imap.CapMove), "uidplus", caps.Has(imap.CapUIDPlus))
 	return caps, nil
+}
+
+// processedMailbox is where processed mail goes: the configured mailbox,
+// else "Processed" on a server without keywords, else "" (flag it).
+func (in *Intake) processedMailbox() string {
+	if in.o.ProcessedMailbox == "" && in.noKeywords {
+		return defaultProcessedMailbox
+	}
+	return in.o.ProcessedMailbox
+}
+
+// noteFailure remembers the server's answer that ended a session and tells
+// OnScanFailure when the same answer ended two sessions in a row; nil (a
+// completed scan) clears it. Errors without a server answer (a broken
+// connection) and refused logins (reported through OnLogin) are not
+// counted.
+func (in *Intake) noteFailure(err error) {
+	var ie *imap.Error
+	if err != nil && (!errors.As(err, &ie) || IsLoginError(err)) {
+		return
+	}
+	if err == nil {
+		in.lastFailure = ""
+		if in.failureReported {
+			in.failureReported = false
+			in.log.Info("imap scans work again")
+			in.callOnScanFailure(nil)
+		}
+		return
+	}
+	msg := err.Error()
+	if msg == in.lastFailure && !in.failureReported {
+		in.failureReported = true
+		in.log.Error("imap server refuses the scan the same way again; mail is not read until this is fixed", "err", err)
+		in.callOnScanFailure(err)
+	}
+	in.lastFailure = msg
+}
+
+func (in *Intake) callOnScanFailure(err error) {
+	if in.o.OnScanFailure == nil {
+		return
+	}
+	defer in.recoverGoroutine("on scan failure callback")
+	in.o.OnScanFailure(err)
 }
 
 // ensureMailbox creates name unless it exists.
@@ -442,17 +533,30 @@ func (in *Intake) ensureMailbox(c *imapclient.Client, name string) error {
 // scan delivers every unprocessed message in batches. It returns a
 // *handlerError if the Handler failed; other errors concern the connection.
 func (in *Intake) scan(ctx context.Context, c *imapclient.Client, caps imap.CapSet) error {
-	// UID SEARCH NOT KEYWORD $Processed NOT DELETED: in move mode processed
-	// mail is gone, and COPY-mode leftovers without UIDPLUS are \Deleted.
+	// Move mode: UID SEARCH NOT DELETED, as processed mail is gone and
+	// COPY-mode leftovers without UIDPLUS are \Deleted; no keyword, which
+	// Exchange answers with BAD. Flag mode: also NOT KEYWORD $Processed.
+	criteria := &imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}
+	if in.processed == "" {
+		criteria.NotFlag = append(criteria.NotFlag, processedKeyword)
+	}
 	stop := in.guard(c, "uid search")
-	data, err := c.UIDSearch(&imap.SearchCriteria{
-		NotFlag: []imap.Flag{processedKeyword, imap.FlagDeleted},
-	}, nil).Wait()
+	data, err := c.UIDSearch(criteria, nil).Wait()
 	stop()
 	if err != nil {
 		return fmt.Errorf("search unprocessed: %w", err)
 	}
 	uids := data.AllUIDs()
+	if in.processed == "" && slices.ContainsFunc(uids, func(u imap.UID) bool { _, ok := in.marked[u]; return ok }) {
+		// We flagged these, and the server forgot: it ignores keywords.
+		in.noKeywords = true
+		in.processed = in.processedMailbox()
+		in.log.Warn("server forgot the $Processed keyword; processed mail is moved instead and no keyword is sent",
+			"processed_mailbox", in.processed)
+		if err := in.ensureMailbox(c, in.processed); err != nil {
+			return err
+		}
+	}
 	if len(uids) > 0 {
 		sizes, err := in.fetchSizes(c, uids)
 		if err != nil {
@@ -732,7 +836,7 @@ func Cut(raw []byte, limit int64) Message {
 func (in *Intake) markProcessed(c *imapclient.Client, caps imap.CapSet, uids imap.UIDSet) error {
 	stop := in.guard(c, "mark processed")
 	defer stop()
-	pm := in.o.ProcessedMailbox
+	pm := in.processed
 	switch {
 	case pm != "" && caps.Has(imap.CapMove):
 		// RFC 6851 §3.1: UID MOVE is atomic.
@@ -746,11 +850,11 @@ func (in *Intake) markProcessed(c *imapclient.Client, caps imap.CapSet, uids ima
 		if _, err := c.Copy(uids, pm).Wait(); err != nil {
 			return fmt.Errorf("copy to %s: %w", pm, err)
 		}
-		err := c.Store(uids, &imap.StoreFlags{
-			Op:     imap.StoreFlagsAdd,
-			Silent: true,
-			Flags:  []imap.Flag{imap.FlagDeleted, processedKeyword, imap.FlagSeen},
-		}, nil).Close()
+		flags := []imap.Flag{imap.FlagDeleted, imap.FlagSeen}
+		if !in.noKeywords {
+			flags = append(flags, processedKeyword)
+		}
+		err := c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close()
 		if err != nil {
 			return fmt.Errorf("flag copied messages deleted: %w", err)
 		}
@@ -759,16 +863,62 @@ func (in *Intake) markProcessed(c *imapclient.Client, caps imap.CapSet, uids ima
 			if err := c.UIDExpunge(uids).Close(); err != nil {
 				return fmt.Errorf("uid expunge: %w", err)
 			}
+		} else if err := in.expungeIfOnlyOurs(c, uids); err != nil {
+			return err
 		}
 	default:
-		err := c.Store(uids, &imap.StoreFlags{
-			Op:     imap.StoreFlagsAdd,
-			Silent: true,
-			Flags:  []imap.Flag{imap.FlagSeen, processedKeyword},
-		}, nil).Close()
+		// Not silent: the FETCH replies show whether the keyword stuck.
+		bufs, err := c.Store(uids, &imap.StoreFlags{
+			Op:    imap.StoreFlagsAdd,
+			Flags: []imap.Flag{imap.FlagSeen, processedKeyword},
+		}, nil).Collect()
 		if err != nil {
 			return fmt.Errorf("flag messages processed: %w", err)
 		}
+		forgot := false
+		for _, b := range bufs {
+			if b.Flags != nil && !containsFold(b.Flags, processedKeyword) {
+				forgot = true
+			}
+		}
+		if nums, ok := uids.Nums(); ok {
+			for _, u := range nums {
+				in.marked[u] = struct{}{}
+			}
+		}
+		if forgot {
+			// Accepted and dropped: move these, and all later mail.
+			in.noKeywords = true
+			in.processed = in.processedMailbox()
+			in.log.Warn("server dropped the $Processed keyword; processed mail is moved instead and no keyword is sent",
+				"processed_mailbox", in.processed)
+			if err := in.ensureMailbox(c, in.processed); err != nil {
+				return err
+			}
+			return in.markProcessed(c, caps, uids)
+		}
+	}
+	return nil
+}
+
+// expungeIfOnlyOurs expunges without UIDPLUS only when every \Deleted
+// message in the mailbox is one we just copied, so EXPUNGE cannot remove
+// another client's \Deleted mail (libraries.md "Move can lose mail").
+// Otherwise ours stay \Deleted, which the scan skips, until a later batch
+// finds the mailbox clean.
+func (in *Intake) expungeIfOnlyOurs(c *imapclient.Client, ours imap.UIDSet) error {
+	data, err := c.UIDSearch(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("search deleted: %w", err)
+	}
+	for _, u := range data.AllUIDs() {
+		if !ours.Contains(u) {
+			in.log.Info("other \\Deleted mail in the mailbox; leaving the processed copies flagged \\Deleted instead of expunging")
+			return nil
+		}
+	}
+	if err := c.Expunge().Close(); err != nil {
+		return fmt.Errorf("expunge: %w", err)
 	}
 	return nil
 }

@@ -58,6 +58,19 @@ type testServer struct {
 	// cutFetch, when set, makes the next write carrying a message body
 	// stop half way and drop the connection (once).
 	cutFetch atomic.Bool
+
+	// Set before start: mechs, when not nil, are the SASL mechanisms
+	// offered (PLAIN checks the password, XOAUTH2 and OAUTHBEARER ask
+	// token); noLogin refuses LOGIN; capsLine, when set, replaces every
+	// capability list the server sends.
+	mechs    []string
+	token    func(user, token string) bool
+	noLogin  bool
+	capsLine string
+	badAcks  atomic.Int64 // wrong client answers to a refusal challenge
+	// keywordCmds counts client commands naming the $Processed keyword.
+	keywordCmds atomic.Int64
+	authUsed    sync.Map // mechanism ("LOGIN" for LOGIN) -> *atomic.Int64
 }
 
 func newTestServer(t *testing.T, caps imap.CapSet, stripIdle bool) *testServer {
@@ -68,6 +81,17 @@ func newTestServer(t *testing.T, caps imap.CapSet, stripIdle bool) *testServer {
 // newTestServerTLS serves with tlsMode "implicit", "starttls" or "none".
 func newTestServerTLS(t *testing.T, caps imap.CapSet, stripIdle bool, tlsMode string, cfg *tls.Config) *testServer {
 	t.Helper()
+	return newTestServerSetup(t, caps, stripIdle, tlsMode, cfg, nil)
+}
+
+// newTestServerWith lets setup change the server before it starts.
+func newTestServerWith(t *testing.T, caps imap.CapSet, setup func(*testServer)) *testServer {
+	t.Helper()
+	return newTestServerSetup(t, caps, false, "none", nil, setup)
+}
+
+func newTestServerSetup(t *testing.T, caps imap.CapSet, stripIdle bool, tlsMode string, cfg *tls.Config, setup func(*testServer)) *testServer {
+	t.Helper()
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser(testUser, testPassword)
 	if err := u.Create("INBOX", nil); err != nil {
@@ -75,6 +99,9 @@ func newTestServerTLS(t *testing.T, caps imap.CapSet, stripIdle bool, tlsMode st
 	}
 	mem.AddUser(u)
 	ts := &testServer{t: t, mem: mem, user: u, caps: caps, stripIdle: stripIdle, tlsMode: tlsMode, tlsConfig: cfg}
+	if setup != nil {
+		setup(ts)
+	}
 	ts.start()
 	t.Cleanup(ts.stop)
 	return ts
@@ -104,7 +131,11 @@ func (ts *testServer) start() {
 	ts.srv = imapserver.New(&imapserver.Options{
 		TLSConfig: starttls,
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return eagerIdleSession{ts.mem.NewSession()}, nil, nil
+			s := eagerIdleSession{ts.mem.NewSession()}
+			if ts.mechs != nil || ts.noLogin {
+				return &saslSession{eagerIdleSession: s, ts: ts}, nil, nil
+			}
+			return s, nil, nil
 		},
 		Caps:         ts.caps,
 		InsecureAuth: true,
@@ -232,6 +263,9 @@ func (l *wrapListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	wc := &wrapConn{Conn: c, ts: l.ts}
+	if l.ts.capsLine != "" {
+		wc.caps = &capRewriter{caps: l.ts.capsLine}
+	}
 	l.ts.mu.Lock()
 	l.ts.conns = append(l.ts.conns, wc)
 	l.ts.mu.Unlock()
@@ -242,6 +276,7 @@ type wrapConn struct {
 	net.Conn
 	ts     *testServer
 	frozen atomic.Bool
+	caps   *capRewriter // nil: capabilities as imapserver has them
 }
 
 func (c *wrapConn) Read(p []byte) (int, error) {
@@ -253,6 +288,9 @@ func (c *wrapConn) Read(p []byte) (int, error) {
 	if bytes.Contains(p[:n], []byte(" LOGOUT\r\n")) {
 		c.ts.logouts.Add(1)
 	}
+	if bytes.Contains(bytes.ToUpper(p[:n]), []byte("$PROCESSED")) {
+		c.ts.keywordCmds.Add(1)
+	}
 	return n, err
 }
 
@@ -260,6 +298,17 @@ func (c *wrapConn) Write(p []byte) (int, error) {
 	if c.frozen.Load() {
 		return len(p), nil
 	}
+	if c.caps != nil {
+		n := len(p)
+		if _, err := c.write(c.caps.rewrite(p)); err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
+	return c.write(p)
+}
+
+func (c *wrapConn) write(p []byte) (int, error) {
 	if bytes.Contains(p, []byte("BODY[] {")) && c.ts.cutFetch.CompareAndSwap(true, false) {
 		c.Conn.Write(p[:len(p)/2])
 		c.Conn.Close()

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -26,8 +25,21 @@ type SMTPOptions struct {
 	// defaults. ServerName defaults to the host of Address.
 	TLSConfig *tls.Config
 	// Username and Password authenticate with AUTH PLAIN when Username is
-	// set. The password is never logged.
+	// set, or with AUTH LOGIN when the server offers LOGIN and not PLAIN.
+	// The password is never logged.
 	Username, Password string
+	// Token, when set, authenticates with SASL Mechanism and a bearer token
+	// as Username instead of the password. A refused token is fetched
+	// afresh (fresh=true) and tried once more on the same connection.
+	Token TokenFunc
+	// Mechanism is MechXOAUTH2 (default) or MechOAuthBearer.
+	Mechanism string
+	// OnLogin, if set, is called after every login: nil on success, a
+	// *LoginError when the server refused it or no token could be had. A
+	// server that refuses MAIL for want of a login (530, 5.7.x) counts as
+	// a refused login too, and the next accepted MAIL as a success. It is
+	// called with the Sender's lock held and must not call the Sender.
+	OnLogin func(err error)
 	// HelloName is the name sent in EHLO; empty means "localhost".
 	HelloName string
 	// Timeout bounds connecting and each SMTP command, including the reply
@@ -45,6 +57,11 @@ type Sender struct {
 	mu   sync.Mutex
 	c    *smtp.Client // nil when not connected
 	conn net.Conn     // c's underlying connection, closed to abort
+	// tokenRefused: the last token login was refused, so skip the cache.
+	tokenRefused bool
+	// mailRefused: the last MAIL was refused as a login failure; the next
+	// accepted MAIL reports the login working again.
+	mailRefused bool
 }
 
 // NewSender returns a Sender. It does no I/O. A nil log discards.
@@ -59,6 +76,10 @@ func NewSender(o SMTPOptions, log *slog.Logger) *Sender {
 // retrying the same message cannot help. Everything else, including 4xx
 // replies, timeouts and network errors, is temporary.
 func IsPermanent(err error) bool {
+	if IsLoginError(err) {
+		// Our account's outage: the same mail goes out once it is fixed.
+		return false
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		return se.Code >= 500 && se.Code <= 599
@@ -147,6 +168,14 @@ func (s *Sender) sendOnce(ctx context.Context, from string, to []string, raw []b
 		conn.Close()
 	})
 	ph, err := transact(c, from, to, raw, ready)
+	if lerr := smtpMailLoginError(ph, err); lerr != nil {
+		err = lerr
+		s.mailRefused = true
+		s.onLogin(lerr)
+	} else if s.mailRefused && (err == nil || ph > phaseMail) {
+		s.mailRefused = false
+		s.onLogin(nil)
+	}
 	if !stop() {
 		// ctx was cancelled and the connection closed under us.
 		s.drop()
@@ -270,10 +299,10 @@ func (s *Sender) connect(ctx context.Context) error {
 			return fmt.Errorf("ehlo: %w", err)
 		}
 	}
-	if s.o.Username != "" {
-		if err := c.Auth(sasl.NewPlainClient("", s.o.Username, s.o.Password)); err != nil {
+	if s.o.Username != "" || s.o.Token != nil {
+		if err := s.authenticate(ctx, c); err != nil {
 			c.Close()
-			return fmt.Errorf("auth plain as %s: %w", s.o.Username, err)
+			return fmt.Errorf("auth as %s: %w", s.o.Username, err)
 		}
 	}
 	s.c, s.conn = c, conn

@@ -34,6 +34,15 @@ type smtpSink struct {
 	dataErr  error
 	dataHold chan struct{} // if set, DATA signals inData, then waits for it to close
 	inData   chan struct{}
+	mailErr  error // if set, MAIL FROM answers with it
+
+	// Authentication: mechs is what EHLO offers (nil: PLAIN); authErr, if
+	// set, refuses every AUTH with it; token accepts a bearer token.
+	mechs    []string
+	authErr  error
+	token    func(user, token string) bool
+	authUsed []string // mechanisms tried, in order
+	badAcks  int      // wrong client answers to a refusal challenge
 }
 
 type sinkMail struct {
@@ -136,19 +145,68 @@ type sinkSession struct {
 	to     []string
 }
 
-func (ss *sinkSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (ss *sinkSession) AuthMechanisms() []string {
+	ss.sink.mu.Lock()
+	defer ss.sink.mu.Unlock()
+	if ss.sink.mechs != nil {
+		return ss.sink.mechs
+	}
+	return []string{sasl.Plain}
+}
 
 func (ss *sinkSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, username, password string) error {
+	sink := ss.sink
+	sink.mu.Lock()
+	sink.authUsed = append(sink.authUsed, mech)
+	authErr, token := sink.authErr, sink.token
+	sink.mu.Unlock()
+	password := func(username, password string) error {
+		if authErr != nil {
+			return authErr
+		}
 		if username != "sender" || password != "secret" {
 			return smtp.ErrAuthFailed
 		}
 		ss.authed = true
 		return nil
-	}), nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, pass string) error { return password(username, pass) }), nil
+	case sasl.Login:
+		return &loginServer{check: password}, nil
+	case "XOAUTH2", "OAUTHBEARER":
+		ack := []byte{0x01}
+		if mech == "XOAUTH2" {
+			ack = []byte{}
+		}
+		return &bearerServer{mech: mech, ack: ack,
+			check: func(user, tok string) bool {
+				if authErr != nil || token == nil || !token(user, tok) {
+					return false
+				}
+				ss.authed = true
+				return true
+			},
+			refuse: func() error {
+				if authErr != nil {
+					return authErr
+				}
+				return smtp.ErrAuthFailed
+			},
+			badAck: func() { sink.mu.Lock(); sink.badAcks++; sink.mu.Unlock() },
+		}, nil
+	}
+	return nil, &smtp.SMTPError{Code: 504, EnhancedCode: smtp.EnhancedCode{5, 5, 4}, Message: "unrecognized authentication type"}
 }
 
 func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	ss.sink.mu.Lock()
+	merr := ss.sink.mailErr
+	ss.sink.mu.Unlock()
+	if merr != nil {
+		return merr
+	}
 	if ss.sink.requireAuth && !ss.authed {
 		return smtp.ErrAuthRequired
 	}
@@ -245,15 +303,35 @@ func TestSenderReusesOneConnection(t *testing.T) {
 	}
 }
 
-func TestSenderAuthFailureIsPermanent(t *testing.T) {
+// TestSenderAuthFailureIsALoginError: a wrong password is our outage, not
+// the message's fault: never permanent, reported to OnLogin, and the mail
+// goes out once the password is right.
+func TestSenderAuthFailureIsALoginError(t *testing.T) {
 	sink := newSMTPSink(t, true)
-	s := newTestSender(t, sink, "sender", "wrong")
+	var logins []error
+	s := NewSender(SMTPOptions{
+		Address: sink.address(), TLS: "none", Username: "sender", Password: "wrong",
+		Timeout: 5 * time.Second, OnLogin: func(err error) { logins = append(logins, err) },
+	}, testLogger(t))
 	err := s.Send(t.Context(), "security@example.net", []string{"reporter@example.org"}, testMail(0))
-	if err == nil || !IsPermanent(err) {
-		t.Fatalf("Send = %v, want permanent error", err)
+	if err == nil || IsPermanent(err) || !IsLoginError(err) {
+		t.Fatalf("Send = %v, want a temporary *LoginError", err)
 	}
 	if strings.Contains(err.Error(), "wrong") {
 		t.Errorf("error leaks the password: %v", err)
+	}
+	if len(logins) != 1 || !IsLoginError(logins[0]) {
+		t.Fatalf("OnLogin calls %v, want one *LoginError", logins)
+	}
+	s.o.Password = "secret"
+	if err := s.Send(t.Context(), "security@example.net", []string{"reporter@example.org"}, testMail(0)); err != nil {
+		t.Fatalf("send after the fix: %v", err)
+	}
+	if len(logins) != 2 || logins[1] != nil {
+		t.Errorf("OnLogin calls %v, want the refusal then nil", logins)
+	}
+	if _, mails := sink.snapshot(); len(mails) != 1 {
+		t.Errorf("%d mails, want 1", len(mails))
 	}
 }
 

@@ -32,6 +32,9 @@ type Health struct {
 	// Start is when the daemon started, the reference for a disconnection
 	// that began before the first login.
 	Start time.Time
+	// Extra are further checks, each failing with its own reason (a
+	// refused login, a scan the server keeps refusing).
+	Extra []func() error
 }
 
 // Check returns nil when the daemon is healthy, and otherwise an error
@@ -63,6 +66,11 @@ func (h *Health) Check() error {
 			}
 		}
 	}
+	for _, f := range h.Extra {
+		if err := f(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -70,10 +78,10 @@ func (h *Health) Check() error {
 // been disconnected for longer than maxDisconnected (counted from
 // lastConnected, or from the call to HealthCheck if it was never
 // connected), or when the oldest pending outbox mail is older than
-// maxOutboxAge ("outbox stuck"). A nil func or a zero limit disables its
-// check; now must not be nil.
+// maxOutboxAge ("outbox stuck"), or when one of extra fails. A nil func or
+// a zero limit disables its check; now must not be nil.
 func HealthCheck(now func() time.Time, imapConnected func() bool, lastConnected func() time.Time, maxDisconnected time.Duration,
-	oldestPending func() (time.Time, bool), maxOutboxAge time.Duration) func() error {
+	oldestPending func() (time.Time, bool), maxOutboxAge time.Duration, extra ...func() error) func() error {
 	h := &Health{
 		Now:             now,
 		IMAPConnected:   imapConnected,
@@ -82,6 +90,7 @@ func HealthCheck(now func() time.Time, imapConnected func() bool, lastConnected 
 		OldestPending:   oldestPending,
 		MaxOutboxAge:    maxOutboxAge,
 		Start:           now(),
+		Extra:           extra,
 	}
 	return h.Check
 }

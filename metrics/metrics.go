@@ -58,6 +58,7 @@ type Metrics struct {
 	mailFailed *prometheus.CounterVec
 	panics     *prometheus.CounterVec
 	panicTotal atomic.Uint64
+	logins     *prometheus.CounterVec
 }
 
 // New creates the daemon's metrics and registers them, the scrape-time
@@ -85,9 +86,17 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 			Name:      "panics_recovered_total",
 			Help:      "Panics recovered by a goroutine of the daemon, by component.",
 		}, []string{"component"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "login_failures_total",
+			Help:      "Logins to the mail servers that were refused or could not get a token, by service (imap, smtp).",
+		}, []string{"service"}),
+	}
+	for _, s := range []string{"imap", "smtp"} {
+		m.logins.WithLabelValues(s)
 	}
 	for _, c := range []prometheus.Collector{
-		m.ingested, m.mailSent, m.mailFailed, m.panics,
+		m.ingested, m.mailSent, m.mailFailed, m.panics, m.logins,
 		newSourceCollector(src, m.Panic),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
@@ -109,6 +118,9 @@ func (m *Metrics) MailSent(kind string) { m.mailSent.WithLabelValues(kind).Inc()
 // MailFailed counts one failed send attempt of an outgoing mail of the
 // given kind.
 func (m *Metrics) MailFailed(kind string) { m.mailFailed.WithLabelValues(kind).Inc() }
+
+// LoginFailed counts one refused login to service ("imap" or "smtp").
+func (m *Metrics) LoginFailed(service string) { m.logins.WithLabelValues(service).Inc() }
 
 // Panic counts one panic recovered in component (intake, outbox, sweep,
 // control, ...). The caller logs it.

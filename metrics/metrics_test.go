@@ -356,3 +356,33 @@ disclosured_scrape_errors_total{source="timers"} 1
 		t.Errorf("panics{metrics} = %v, want 2", got)
 	}
 }
+
+func TestLoginFailures(t *testing.T) {
+	m, reg := newMetrics(t, Sources{})
+	m.LoginFailed("smtp")
+	m.LoginFailed("smtp")
+	want := `
+# HELP disclosured_login_failures_total Logins to the mail servers that were refused or could not get a token, by service (imap, smtp).
+# TYPE disclosured_login_failures_total counter
+disclosured_login_failures_total{service="imap"} 0
+disclosured_login_failures_total{service="smtp"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "disclosured_login_failures_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestHealthCheckExtra(t *testing.T) {
+	clk := &fakeClock{t: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
+	var refused error
+	check := HealthCheck(clk.now, nil, nil, 0, nil, 0,
+		func() error { return refused },
+		func() error { return nil })
+	if err := check(); err != nil {
+		t.Fatalf("check() = %v, want nil", err)
+	}
+	refused = errors.New("smtp login refused: 535 5.7.8 authentication failed")
+	if err := check(); err == nil || err.Error() != refused.Error() {
+		t.Errorf("check() = %v, want %v", err, refused)
+	}
+}

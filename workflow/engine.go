@@ -92,6 +92,9 @@ type Engine struct {
 	// on the real clock); zero when the outbox is free to send. Shared
 	// with pinned copies.
 	holdUntil *atomic.Int64
+	// loginHold is the outbox's hold while the submission server refuses
+	// our login (outbox.go). Shared with pinned copies.
+	loginHold *loginHold
 	// pinned marks a copy made by pin, whose options never change.
 	pinned bool
 }
@@ -100,7 +103,7 @@ type Engine struct {
 func New(db *store.DB, o Options, t *templates.Set) *Engine {
 	o = withDefaults(o)
 	e := &Engine{db: db, log: o.Logger.With("component", "workflow"), kick: make(chan struct{}, 1),
-		holdUntil: new(atomic.Int64)}
+		holdUntil: new(atomic.Int64), loginHold: new(loginHold)}
 	e.cur.Store(&o)
 	e.tmpl.Store(t)
 	return e
@@ -135,7 +138,7 @@ func (e *Engine) pin() *Engine {
 	if e.pinned {
 		return e
 	}
-	p := &Engine{db: e.db, log: e.log, kick: e.kick, holdUntil: e.holdUntil, pinned: true}
+	p := &Engine{db: e.db, log: e.log, kick: e.kick, holdUntil: e.holdUntil, loginHold: e.loginHold, pinned: true}
 	p.cur.Store(e.opts())
 	p.tmpl.Store(e.tmpl.Load())
 	return p

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"disclosured/mailbox"
@@ -31,7 +33,7 @@ func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 	log := e.log.With("component", "outbox")
 	for {
 		var next time.Time
-		wait := e.outboxHeld()
+		wait := max(e.outboxHeld(), e.loginHold.left())
 		if wait == 0 {
 			var err error
 			next, err = e.sendDue(ctx, s)
@@ -67,7 +69,7 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 		}
 	}()
 	for ctx.Err() == nil {
-		if e.outboxHeld() > 0 {
+		if e.outboxHeld() > 0 || e.loginHold.left() > 0 {
 			return e.opts().Now(), nil
 		}
 		now := e.opts().Now()
@@ -110,13 +112,20 @@ func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time
 // commit's fsync stays off the critical path.
 func (e *Engine) sendBatch(ctx context.Context, s *mailbox.Sender, due []*store.OutMail) error {
 	prev := func() error { return nil } // the previous result's commit
-	for _, m := range due {
+	for i, m := range due {
 		if ctx.Err() != nil {
 			break
 		}
 		sendErr := s.SendAfter(ctx, m.From, m.To, m.Raw, prev)
 		if err := prev(); err != nil {
 			return err
+		}
+		if mailbox.IsLoginError(sendErr) {
+			// Our account's outage, not this mail's: hold the outbox.
+			return e.holdForLogin(m, due[i+1:], sendErr)
+		}
+		if sendErr == nil {
+			e.loginHold.reset()
 		}
 		done := make(chan error, 1)
 		go func() {
@@ -151,7 +160,7 @@ func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 				return err
 			}
 			return e.mailSent(tx, cur, now)
-		case mailbox.IsPermanent(sendErr) || now.Sub(cur.CreatedAt) > giveUpAfter:
+		case mailbox.IsPermanent(sendErr) || (now.Sub(cur.CreatedAt) > giveUpAfter && !mailbox.IsLoginError(sendErr)):
 			cur.Status, cur.LastError = store.MailFailed, sendErr.Error()
 			if err := tx.PutMail(cur, prev); err != nil {
 				return err
@@ -181,6 +190,95 @@ func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 	default:
 		log.Warn("mail not sent, will retry", "next_at", cur.NextAt, "err", sendErr)
 	}
+	return nil
+}
+
+// Retry delays of the whole outbox while the submission server refuses our
+// login: one mail is tried after each delay, the rest waits without
+// spending attempts.
+const (
+	loginRetryMin = 5 * time.Second
+	loginRetryMax = 5 * time.Minute
+)
+
+// loginHold holds the outbox while the SMTP login is refused.
+type loginHold struct {
+	until atomic.Int64 // Unix nanoseconds on the real clock; 0 = not held
+	fails atomic.Int32 // refusals in a row
+}
+
+// left is how long the hold still lasts.
+func (h *loginHold) left() time.Duration {
+	until := h.until.Load()
+	if until == 0 {
+		return 0
+	}
+	return max(time.Until(time.Unix(0, until)), 0)
+}
+
+// extend starts or lengthens the hold after one more refusal.
+func (h *loginHold) extend() time.Duration {
+	n := h.fails.Add(1)
+	d := loginRetryMin << min(n-1, 20)
+	if d > loginRetryMax || d <= 0 {
+		d = loginRetryMax
+	}
+	d += time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+	h.until.Store(time.Now().Add(d).UnixNano())
+	return d
+}
+
+func (h *loginHold) reset() {
+	h.fails.Store(0)
+	h.until.Store(0)
+}
+
+// ResumeOutbox ends a hold for a refused SMTP login and wakes the outbox,
+// for a reload that may have fixed the login.
+func (e *Engine) ResumeOutbox() {
+	e.loginHold.until.Store(0)
+	e.kickOutbox()
+}
+
+// holdForLogin handles a send the server refused because it refused our
+// login (mailbox.LoginError): m keeps its attempt and the error, rest gets
+// back the attempt recorded for it before the batch, all stay pending and
+// due, and the outbox waits before it tries one of them again. No mail is
+// settled as failed for it, however long it lasts.
+func (e *Engine) holdForLogin(m *store.OutMail, rest []*store.OutMail, sendErr error) error {
+	now := e.opts().Now()
+	err := e.db.Update(func(tx *store.Tx) error {
+		for _, x := range append([]*store.OutMail{m}, rest...) {
+			cur, err := tx.Mail(x.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Status != store.MailPending {
+				continue
+			}
+			prev := cur.NextAt
+			cur.NextAt = now
+			if x == m {
+				cur.LastError = sendErr.Error()
+			} else if cur.Attempts > 0 {
+				cur.Attempts--
+			}
+			if err := tx.PutMail(cur, prev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("hold mail for the smtp login: %w", err)
+	}
+	d := e.loginHold.extend()
+	level := slog.LevelDebug
+	if e.loginHold.fails.Load() == 1 {
+		level = slog.LevelWarn
+	}
+	e.log.Log(context.Background(), level, "smtp login refused; the outbox waits and fails no mail for it",
+		"component", "outbox", "mail_id", m.ID, "pending_in_batch", 1+len(rest), "retry_in", d.Round(time.Millisecond), "err", sendErr)
 	return nil
 }
 

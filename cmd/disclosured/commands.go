@@ -30,9 +30,14 @@ func cmdCheckConfig(args []string, e env) error {
 	if _, err := loadTemplates(cfg); err != nil {
 		return err
 	}
+	src, err := tokenSource(cfg)
+	if err != nil {
+		return err
+	}
 	if err := cfg.Print(e.stdout); err != nil {
 		return fmt.Errorf("print config: %w", err)
 	}
+	describeLogin(e.stderr, cfg, src)
 	fmt.Fprintln(e.stderr, "config OK")
 	return nil
 }

@@ -85,6 +85,16 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	if err != nil {
 		return err
 	}
+	src, err := tokenSource(cfg)
+	if err != nil {
+		return err
+	}
+	var toks tokens
+	toks.cur.Store(src)
+	applyLogin(cfg, &toks, &imapOpts, &smtpOpts)
+	for _, w := range cfg.Warnings() {
+		log.Warn("config: " + w)
+	}
 	var lastConnected atomic.Int64
 	var readyOnce sync.Once
 	imapOpts.OnConnected = func() {
@@ -93,6 +103,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		readyOnce.Do(func() { sdNotify(log, daemon.SdNotifyReady) })
 	}
 	imapOpts.OnPanic = func(string) { m.Panic("imap") }
+	logins := newLoginWatch(log, imapOpts.Token != nil, smtpOpts.Token != nil)
+	imapOpts.OnLogin, smtpOpts.OnLogin = logins.report("imap"), logins.report("smtp")
+	imapOpts.OnScanFailure = logins.scanFailed
 	intake := mailbox.NewIntake(imapOpts, engine.HandleBatch)
 	rl.onReload(func(_, cur *runtimeConfig) error {
 		intake.SetMaxMessageBytes(cur.cfg.Limits.MaxMessageBytes)
@@ -105,6 +118,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
+	logins.setCounter(m.LoginFailed)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -145,7 +159,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		}
 		health := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
-			func() (time.Time, bool) { return workflow.OldestPending(db) }, maxOutboxAge)
+			func() (time.Time, bool) { return workflow.OldestPending(db) }, maxOutboxAge, logins.check)
 		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
 		start("http", func(ctx context.Context) error {
 			go func() {
@@ -170,7 +184,11 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	rl.onReload(func(_, cur *runtimeConfig) error { return sw.rearm(cur.cfg) })
 	start("watchdog", func(ctx context.Context) error { watchdog(ctx, log); return nil })
 	log.Info("disclosured started", "version", version, "store", cfg.Store.Path, "imap", cfg.IMAP.Address,
-		"smtp", cfg.SMTP.Address, "control", cfg.Control.Socket, "http", cfg.HTTP.Listen)
+		"smtp", cfg.SMTP.Address, "control", cfg.Control.Socket, "http", cfg.HTTP.Listen,
+		"imap_auth", cfg.IMAP.Auth, "smtp_auth", cfg.SMTP.Auth)
+	if src != nil {
+		log.Info("oauth2 token source", "provider", src.Provider(), "grant", src.Grant(), "token_url", src.Endpoint())
+	}
 
 	var runErr error
 loop:
@@ -183,7 +201,11 @@ loop:
 			break loop
 		case <-e.reload:
 			sdNotify(log, daemon.SdNotifyReloading)
-			_ = rl.reload() // logged; a bad file changes nothing
+			if rl.reload() == nil { // logged; a bad file changes nothing
+				toks.reload(rl.config(), log)
+			}
+			// A login the reload may have fixed is tried again at once.
+			engine.ResumeOutbox()
 			sdNotify(log, daemon.SdNotifyReady)
 		}
 	}
