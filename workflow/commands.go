@@ -39,6 +39,9 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 	}
 	if e.opts().StaffAuth != "none" {
 		res := parser.CheckAuth(p.AuthResults, from, e.opts().AuthservID)
+		if e.opts().StaffAuth == "microsoft365" {
+			res = parser.CheckMicrosoft365(p.Exchange, p.AuthResults, from, e.opts().TenantID)
+		}
 		if !res.OK {
 			return e.unauthenticated(tx, c, rec, p, res.Reason)
 		}

@@ -63,10 +63,14 @@ type Options struct {
 
 	AcksPerSenderPerDay int
 
-	// StaffAuth is "authres" (default) or "none" (tests only); AuthservID
+	// StaffAuth is "authres" (default), "microsoft365" or "none" (tests
+	// only); AuthservID
 	// is the receiving MTA's authserv-id trusted in Authentication-Results.
 	StaffAuth  string
 	AuthservID string
+	// TenantID, for StaffAuth "microsoft365", is the tenant that
+	// X-MS-Exchange-CrossTenant-Id must name; "" skips that check.
+	TenantID string
 
 	// Reward bounds for #reward, in Currency.
 	RewardMin, RewardMax int

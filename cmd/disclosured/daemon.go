@@ -56,6 +56,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	if cfg.Staff.Auth == "none" {
 		log.Warn("staff.auth is none: staff commands are not authenticated; use this only in tests")
 	}
+	if cfg.Staff.Auth == "microsoft365" && cfg.Staff.TenantID == "" {
+		log.Warn("staff.auth is microsoft365 without staff.tenant_id: organisation fields from another tenant are not refused; set staff.tenant_id")
+	}
 	reg := prometheus.NewRegistry()
 	var m *metrics.Metrics
 	obs := workflow.Observer{
