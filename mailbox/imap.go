@@ -220,7 +220,8 @@ func NewIntake(o IMAPOptions, h Handler) *Intake {
 	}
 }
 
-// Kick asks for a rescan as soon as possible. It never blocks.
+// Kick asks for a rescan as soon as possible, and cuts short the wait
+// before a reconnect. It never blocks.
 func (in *Intake) Kick() {
 	select {
 	case in.kick <- struct{}{}:
@@ -268,6 +269,9 @@ func (in *Intake) Run(ctx context.Context) error {
 			in.log.Info("imap intake stopped")
 			return nil
 		case <-t.C:
+		case <-in.kick:
+			// A reload may have fixed what ended the session.
+			t.Stop()
 		}
 	}
 }

@@ -181,6 +181,7 @@ loop:
 			cfg = reload(cfgPath, cfg, e, engine, obs, log)
 			// A login the reload may have fixed is tried again at once.
 			engine.ResumeOutbox()
+			intake.Kick()
 			sdNotify(log, daemon.SdNotifyReady)
 		}
 	}
