@@ -115,6 +115,8 @@ type Engine struct {
 	// loginHold is the outbox's hold while the submission server refuses
 	// our login (outbox.go).
 	loginHold loginHold
+	// staffProblem is set while staff mail reaches nobody (recipients.go).
+	staffProblem staffProblem
 }
 
 // New returns an engine over db.

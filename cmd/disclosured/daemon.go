@@ -141,7 +141,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		}
 		health := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
-			func() (time.Time, bool) { return oldestPending(db) }, maxOutboxAge, logins.check)
+			func() (time.Time, bool) { return oldestPending(db) }, maxOutboxAge, logins.check, engine.MailProblem)
 		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
 		start("http", func(ctx context.Context) error {
 			go func() {
