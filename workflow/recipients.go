@@ -50,7 +50,7 @@ func (e *Engine) settleRecipients(tx *store.Tx, m *store.OutMail, prev time.Time
 		return err
 	}
 	if len(re.Accepted) > 0 {
-		if staffKinds[m.Kind] {
+		if staffKinds[MailKind(m.Kind)] {
 			e.staffReached()
 		}
 		if err := e.mailSent(tx, m, now); err != nil {
@@ -82,12 +82,12 @@ func (e *Engine) recipientsFailed(tx *store.Tx, m *store.OutMail, perm []mailbox
 		parts = append(parts, fmt.Sprintf("%s: %v", r.Addr, r.Err))
 	}
 	detail := fmt.Sprintf("%s to %s", m.Kind, strings.Join(parts, "; "))
-	if err := tx.AppendEvent(m.CaseID, store.Event{At: now, Type: "mail_failed", Detail: detail}); err != nil {
+	if err := tx.AppendEvent(m.CaseID, store.Event{At: now, Type: string(EventMailFailed), Detail: detail}); err != nil {
 		return err
 	}
 	to := e.opts().StaffNotify
-	if staffKinds[m.Kind] {
-		if m.Kind == "mail-failed" || len(accepted) == 0 {
+	if staffKinds[MailKind(m.Kind)] {
+		if MailKind(m.Kind) == MailFailed || len(accepted) == 0 {
 			e.staffUnreachable(m, detail)
 			return nil
 		}
@@ -95,8 +95,9 @@ func (e *Engine) recipientsFailed(tx *store.Tx, m *store.OutMail, perm []mailbox
 	}
 	data := e.caseData(c, &store.Message{At: c.ReceivedAt})
 	data.Notes = []string{"Undelivered: " + detail}
-	_, err = e.queue(tx, c, outgoing{kind: "mail-failed", tmpl: "mail-failed", lang: e.opts().Languages[0],
-		to: to, data: data, autoSubmitted: "auto-generated"}, now)
+	out := e.opts().toStaff(MailFailed, data)
+	out.to = to
+	_, err = e.queue(tx, c, out, now)
 	return err
 }
 
