@@ -92,6 +92,10 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	logins := newLoginWatch(log, imapOpts.Token != nil, smtpOpts.Token != nil)
 	imapOpts.OnLogin, smtpOpts.OnLogin = logins.report("imap"), logins.report("smtp")
 	imapOpts.OnScanFailure = logins.scanFailed
+	imapOpts.OnForeignChange = func(n int) {
+		logins.foreignChange(n)
+		m.ForeignChanges(n)
+	}
 	intake := mailbox.NewIntake(imapOpts, engine.HandleBatch)
 	sender := mailbox.NewSender(smtpOpts, log)
 	defer sender.Close()

@@ -237,3 +237,19 @@ func TestRefusedIMAPLoginFailsHealthAtOnce(t *testing.T) {
 		t.Errorf("the log line does not name the keys:\n%s", d.logs)
 	}
 }
+
+// TestForeignChangeFailsHealthForAnHour: messages another client took
+// while we processed them fail /healthz for an hour.
+func TestForeignChangeFailsHealthForAnHour(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	w := newLoginWatch(slog.New(slog.DiscardHandler), false, false)
+	w.now = func() time.Time { return now }
+	w.foreignChange(2)
+	if err := w.check(); err == nil || !strings.Contains(err.Error(), "second daemon") {
+		t.Errorf("check() = %v, want the second-daemon warning", err)
+	}
+	now = now.Add(61 * time.Minute)
+	if err := w.check(); err != nil {
+		t.Errorf("check() an hour later = %v", err)
+	}
+}
