@@ -158,8 +158,9 @@ type Staff struct {
 	Addresses  []string `mapstructure:"addresses" yaml:"addresses"` // may send commands
 	Notify     []string `mapstructure:"notify" yaml:"notify"`       // receive new-case and reminder mail
 	Escalate   []string `mapstructure:"escalate" yaml:"escalate"`   // told once when a timer is breached
-	Auth       string   `mapstructure:"auth" yaml:"auth"`           // authres | none
+	Auth       string   `mapstructure:"auth" yaml:"auth"`           // authres | microsoft365 | none
 	AuthservID string   `mapstructure:"authserv_id" yaml:"authserv_id"`
+	TenantID   string   `mapstructure:"tenant_id" yaml:"tenant_id"` // microsoft365: X-MS-Exchange-CrossTenant-Id must equal it
 }
 
 // Store is the bbolt database.

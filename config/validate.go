@@ -183,9 +183,12 @@ func (c *Config) Validate() error {
 	ch.addresses("staff.addresses", st.Addresses, true)
 	ch.addresses("staff.notify", st.Notify, true)
 	ch.addresses("staff.escalate", st.Escalate, false)
-	ch.oneOf("staff.auth", st.Auth, "authres", "none")
+	ch.oneOf("staff.auth", st.Auth, "authres", "microsoft365", "none")
 	if st.Auth == "authres" && strings.TrimSpace(st.AuthservID) == "" {
 		ch.add("staff.authserv_id", "required when staff.auth is authres")
+	}
+	if st.TenantID != "" && !tenantGUID.MatchString(st.TenantID) {
+		ch.add("staff.tenant_id", "want the directory (tenant) ID, a GUID such as 8c3dbb3e-0b3f-4d47-9a4a-6f1f1b2f7a10, got %q", st.TenantID)
 	}
 
 	ch.required("store.path", c.Store.Path)
@@ -374,3 +377,7 @@ func (c *Config) WorkingDays() []time.Weekday {
 func (c *Config) ClosedDays() []time.Time {
 	return slices.Clone(c.closedDays)
 }
+
+// tenantGUID is an Entra ID tenant ID as X-MS-Exchange-CrossTenant-Id
+// carries it.
+var tenantGUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

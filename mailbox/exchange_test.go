@@ -2,10 +2,14 @@ package mailbox
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"disclosured/devmail"
 )
@@ -178,5 +182,71 @@ func TestIntakeReportsARepeatedScanFailure(t *testing.T) {
 	}
 	if ri.LastPoll().IsZero() {
 		t.Error("no scan completed")
+	}
+}
+
+// expungeAsOtherClient removes uid from INBOX over a second connection, as
+// a second daemon moving it away would.
+func expungeAsOtherClient(t *testing.T, ts *testServer, uid uint32) {
+	t.Helper()
+	setDeleted(t, ts, uid)
+	c, err := imapclient.DialInsecure(ts.address(), nil)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer c.Close()
+	if err := c.Login(testUser, testPassword).Wait(); err != nil {
+		t.Error(err)
+		return
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Error(err)
+		return
+	}
+	if err := c.Expunge().Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestIntakeNoticesASecondProcessor is issue 12 §4: a message that another
+// client takes between our FETCH and our marking is reported, in every
+// marking mode.
+func TestIntakeNoticesASecondProcessor(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		caps      imap.CapSet
+		processed string
+	}{
+		{"move", capsMove, "Done"},
+		{"copy and uid expunge", capsUIDPlus, "Done"},
+		{"flags", capsRev1, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, tt.caps, false)
+			for i := range 3 {
+				ts.append(t, "INBOX", testMessage(i), time.Now())
+			}
+			var mu sync.Mutex
+			var reported []int
+			o := testOptions(t, ts)
+			o.ProcessedMailbox = tt.processed
+			o.OnForeignChange = func(n int) { mu.Lock(); reported = append(reported, n); mu.Unlock() }
+			rec := newRecorder()
+			rec.fail = func(call int) error {
+				if call == 1 {
+					expungeAsOtherClient(t, ts, ts.messages(t, "INBOX")[0].uid)
+				}
+				return nil
+			}
+			startIntake(t, o, rec.handle)
+			rec.wait(t, 3)
+			waitFor(t, "the report", func() bool { mu.Lock(); defer mu.Unlock(); return len(reported) > 0 })
+			mu.Lock()
+			defer mu.Unlock()
+			if fmt.Sprint(reported) != "[1]" {
+				t.Errorf("reported %v, want [1]", reported)
+			}
+		})
 	}
 }

@@ -117,6 +117,10 @@ type IMAPOptions struct {
 	// SEARCH, FETCH, STORE, COPY or MOVE refused), and with nil when a scan
 	// completes after that.
 	OnScanFailure func(err error)
+	// OnForeignChange, if set, is called with the number of messages of a
+	// committed batch that were gone when the intake marked them: another
+	// client (a second daemon?) took them after our FETCH.
+	OnForeignChange func(n int)
 }
 
 // Message is one fetched message.
@@ -232,7 +236,8 @@ func (in *Intake) SetMaxMessageBytes(n int64) {
 	}
 }
 
-// Kick asks for a rescan as soon as possible. It never blocks.
+// Kick asks for a rescan as soon as possible, and cuts short the wait
+// before a reconnect. It never blocks.
 func (in *Intake) Kick() {
 	select {
 	case in.kick <- struct{}{}:
@@ -280,6 +285,9 @@ func (in *Intake) Run(ctx context.Context) error {
 			in.log.Info("imap intake stopped")
 			return nil
 		case <-t.C:
+		case <-in.kick:
+			// A reload may have fixed what ended the session.
+			t.Stop()
 		}
 	}
 }
@@ -840,21 +848,31 @@ func (in *Intake) markProcessed(c *imapclient.Client, caps imap.CapSet, uids ima
 	switch {
 	case pm != "" && caps.Has(imap.CapMove):
 		// RFC 6851 §3.1: UID MOVE is atomic.
-		if _, err := c.Move(uids, pm).Wait(); err != nil {
+		md, err := c.Move(uids, pm).Wait()
+		if err != nil {
 			return fmt.Errorf("move to %s: %w", pm, err)
+		}
+		if md != nil && md.SourceUIDs != nil && caps.Has(imap.CapUIDPlus) {
+			if src, ok := md.SourceUIDs.(imap.UIDSet); ok {
+				in.checkVanished(uids, src, "move")
+			}
 		}
 	case pm != "":
 		// Never imapclient's Move fallback here: it pipelines STORE and
 		// EXPUNGE without waiting for COPY, and a plain EXPUNGE would remove
 		// other clients' \Deleted mail.
-		if _, err := c.Copy(uids, pm).Wait(); err != nil {
+		cd, err := c.Copy(uids, pm).Wait()
+		if err != nil {
 			return fmt.Errorf("copy to %s: %w", pm, err)
+		}
+		if cd != nil && cd.SourceUIDs != nil && caps.Has(imap.CapUIDPlus) {
+			in.checkVanished(uids, cd.SourceUIDs, "copy")
 		}
 		flags := []imap.Flag{imap.FlagDeleted, imap.FlagSeen}
 		if !in.noKeywords {
 			flags = append(flags, processedKeyword)
 		}
-		err := c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close()
+		err = c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: flags}, nil).Close()
 		if err != nil {
 			return fmt.Errorf("flag copied messages deleted: %w", err)
 		}
@@ -875,11 +893,24 @@ func (in *Intake) markProcessed(c *imapclient.Client, caps imap.CapSet, uids ima
 		if err != nil {
 			return fmt.Errorf("flag messages processed: %w", err)
 		}
-		forgot := false
+		// A server that keeps keywords echoes $Processed for each message
+		// it flagged. Replies without it are a server that dropped the
+		// keyword (when none has it) or unilateral updates of messages
+		// someone else changed, such as one set \Deleted meanwhile.
+		var stored imap.UIDSet
+		withFlags := 0
 		for _, b := range bufs {
-			if b.Flags != nil && !containsFold(b.Flags, processedKeyword) {
-				forgot = true
+			if b.Flags == nil {
+				continue
 			}
+			withFlags++
+			if b.UID != 0 && containsFold(b.Flags, processedKeyword) {
+				stored.AddNum(b.UID)
+			}
+		}
+		forgot := withFlags > 0 && len(stored) == 0
+		if !forgot && len(stored) > 0 {
+			in.checkVanished(uids, stored, "store")
 		}
 		if nums, ok := uids.Nums(); ok {
 			for _, u := range nums {
@@ -899,6 +930,34 @@ func (in *Intake) markProcessed(c *imapclient.Client, caps imap.CapSet, uids ima
 		}
 	}
 	return nil
+}
+
+// checkVanished reports the messages of want that the server's answer to
+// our marking, got, does not name: they vanished between our FETCH and the
+// marking, taken by another client — most likely a second daemon on the
+// same mailbox (issue 12 §4), or a person who moved them.
+func (in *Intake) checkVanished(want, got imap.UIDSet, how string) {
+	nums, ok := want.Nums()
+	if !ok {
+		return
+	}
+	var gone []imap.UID
+	for _, u := range nums {
+		if !got.Contains(u) {
+			gone = append(gone, u)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	in.log.Warn("messages vanished between our fetch and our "+how+": another client is processing this mailbox; run one daemon per mailbox",
+		"uid_validity", in.uidValidity, "messages", len(gone), "first_uid", gone[0])
+	if in.o.OnForeignChange != nil {
+		func() {
+			defer in.recoverGoroutine("on foreign change callback")
+			in.o.OnForeignChange(len(gone))
+		}()
+	}
 }
 
 // expungeIfOnlyOurs expunges without UIDPLUS only when every \Deleted

@@ -80,6 +80,10 @@ func IsPermanent(err error) bool {
 		// Our account's outage: the same mail goes out once it is fixed.
 		return false
 	}
+	var re *RecipientError
+	if errors.As(err, &re) {
+		return re.Permanent()
+	}
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		return se.Code >= 500 && se.Code <= 599
@@ -89,8 +93,60 @@ func IsPermanent(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "does not support SMTPUTF8")
 }
 
+// RecipientError is a send in which the server refused some recipients
+// (RCPT TO) and took the message for the others, Accepted, or, when
+// Accepted is empty, refused them all and nothing was sent.
+type RecipientError struct {
+	Accepted []string
+	Refused  []RefusedRecipient
+}
+
+// RefusedRecipient is one recipient the server refused, with its reply.
+type RefusedRecipient struct {
+	Addr string
+	Err  error // an *smtp.SMTPError
+}
+
+func (e *RecipientError) Error() string {
+	var b strings.Builder
+	for i, r := range e.Refused {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "rcpt to %s: %v", r.Addr, r.Err)
+	}
+	if len(e.Accepted) > 0 {
+		fmt.Fprintf(&b, " (sent to the other %d)", len(e.Accepted))
+	}
+	return b.String()
+}
+
+// Unwrap returns the refusals.
+func (e *RecipientError) Unwrap() []error {
+	out := make([]error, len(e.Refused))
+	for i, r := range e.Refused {
+		out[i] = r.Err
+	}
+	return out
+}
+
+// Permanent reports whether nothing was sent and every refusal was
+// permanent, so that trying the mail again cannot help.
+func (e *RecipientError) Permanent() bool {
+	if len(e.Accepted) > 0 {
+		return false
+	}
+	for _, r := range e.Refused {
+		if !IsPermanent(r.Err) {
+			return false
+		}
+	}
+	return true
+}
+
 // Send submits raw (CRLF lines) from the envelope sender from to the
-// recipients to. One rejected recipient fails the whole send. It reuses the
+// recipients to. Recipients the server refuses are left out and reported
+// in a *RecipientError; the message still goes to the others. It reuses the
 // cached connection; if that turns out to be dead before anything was
 // accepted, it redials once. Cancelling ctx aborts the send and drops the
 // connection.
@@ -179,9 +235,13 @@ func (s *Sender) sendOnce(ctx context.Context, from string, to []string, raw []b
 	if !stop() {
 		// ctx was cancelled and the connection closed under us.
 		s.drop()
+		var re *RecipientError
 		if err == nil {
 			// The server accepted the message before the close landed.
 			return false, nil
+		}
+		if errors.As(err, &re) && len(re.Accepted) > 0 {
+			return false, err // accepted for some, also before the close
 		}
 		return false, fmt.Errorf("send: %w", ctx.Err())
 	}
@@ -215,10 +275,23 @@ func transact(c *smtp.Client, from string, to []string, raw []byte, ready func()
 	if err := c.Mail(from, opts); err != nil {
 		return phaseMail, fmt.Errorf("mail from: %w", err)
 	}
+	var rerr RecipientError
 	for _, rcpt := range to {
-		if err := c.Rcpt(rcpt, nil); err != nil {
+		err := c.Rcpt(rcpt, nil)
+		var se *smtp.SMTPError
+		switch {
+		case err == nil:
+			rerr.Accepted = append(rerr.Accepted, rcpt)
+		case !errors.As(err, &se) || smtpMailLoginError(phaseRcpt, err) != nil:
+			// The connection broke, or the server wants a login: not a
+			// verdict on this recipient.
 			return phaseRcpt, fmt.Errorf("rcpt to %s: %w", rcpt, err)
+		default:
+			rerr.Refused = append(rerr.Refused, RefusedRecipient{Addr: rcpt, Err: err})
 		}
+	}
+	if len(rerr.Accepted) == 0 {
+		return phaseRcpt, &rerr
 	}
 	w, err := c.Data()
 	if err != nil {
@@ -237,6 +310,9 @@ func transact(c *smtp.Client, from string, to []string, raw []byte, ready func()
 	}
 	if err := w.Close(); err != nil {
 		return phaseData, fmt.Errorf("end data: %w", err)
+	}
+	if len(rerr.Refused) > 0 {
+		return phaseData, &rerr
 	}
 	return phaseData, nil
 }

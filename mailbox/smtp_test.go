@@ -517,3 +517,43 @@ func TestSendAfterHoldsTheEndOfData(t *testing.T) {
 		t.Errorf("%d sessions, %d mails (%+v); want 2 and 2, without the abandoned mail", sessions, len(mails), mails)
 	}
 }
+
+// TestSenderPartialRecipients: refused recipients are left out, the others
+// get the message, and the error says which were refused and how.
+func TestSenderPartialRecipients(t *testing.T) {
+	sink := newSMTPSink(t, false)
+	sink.rcptErr["nobody@example.org"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User unknown"}
+	sink.rcptErr["full@example.org"] = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "Mailbox full"}
+	s := newTestSender(t, sink, "", "")
+	err := s.Send(t.Context(), "security@example.net", []string{"a@example.org", "nobody@example.org", "full@example.org", "b@example.org"}, testMail(0))
+	var re *RecipientError
+	if !errors.As(err, &re) {
+		t.Fatalf("Send = %v, want a *RecipientError", err)
+	}
+	if fmt.Sprint(re.Accepted) != "[a@example.org b@example.org]" || len(re.Refused) != 2 ||
+		re.Refused[0].Addr != "nobody@example.org" || !IsPermanent(re.Refused[0].Err) ||
+		re.Refused[1].Addr != "full@example.org" || IsPermanent(re.Refused[1].Err) {
+		t.Errorf("accepted %v, refused %+v", re.Accepted, re.Refused)
+	}
+	if IsPermanent(err) {
+		t.Error("a partly delivered mail counts as permanent")
+	}
+	_, mails := sink.snapshot()
+	if len(mails) != 1 || fmt.Sprint(mails[0].to) != "[a@example.org b@example.org]" {
+		t.Fatalf("mails %+v, want one to a and b", mails)
+	}
+
+	// All refused, permanently: permanent, nothing sent.
+	err = s.Send(t.Context(), "security@example.net", []string{"nobody@example.org"}, testMail(1))
+	if !errors.As(err, &re) || len(re.Accepted) != 0 || !IsPermanent(err) {
+		t.Errorf("Send to a refused recipient = %v, want a permanent *RecipientError", err)
+	}
+	// All refused, one only for now: temporary.
+	err = s.Send(t.Context(), "security@example.net", []string{"nobody@example.org", "full@example.org"}, testMail(2))
+	if err == nil || IsPermanent(err) {
+		t.Errorf("Send = %v, want a temporary error", err)
+	}
+	if sessions, mails := sink.snapshot(); sessions != 1 || len(mails) != 1 {
+		t.Errorf("%d sessions, %d mails; want 1 and 1", sessions, len(mails))
+	}
+}

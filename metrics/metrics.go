@@ -59,6 +59,7 @@ type Metrics struct {
 	panics     *prometheus.CounterVec
 	panicTotal atomic.Uint64
 	logins     *prometheus.CounterVec
+	foreign    prometheus.Counter
 }
 
 // New creates the daemon's metrics and registers them, the scrape-time
@@ -92,11 +93,16 @@ func New(reg prometheus.Registerer, src Sources) (*Metrics, error) {
 			Help:      "Logins to the mail servers that were refused or could not get a token, by service (imap, smtp).",
 		}, []string{"service"}),
 	}
+	m.foreign = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "imap_foreign_changes_total",
+		Help:      "Messages another client took from the mailbox between the intake's fetch and its marking (a second daemon?).",
+	})
 	for _, s := range []string{"imap", "smtp"} {
 		m.logins.WithLabelValues(s)
 	}
 	for _, c := range []prometheus.Collector{
-		m.ingested, m.mailSent, m.mailFailed, m.panics, m.logins,
+		m.ingested, m.mailSent, m.mailFailed, m.panics, m.logins, m.foreign,
 		newSourceCollector(src, m.Panic),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
@@ -121,6 +127,10 @@ func (m *Metrics) MailFailed(kind string) { m.mailFailed.WithLabelValues(kind).I
 
 // LoginFailed counts one refused login to service ("imap" or "smtp").
 func (m *Metrics) LoginFailed(service string) { m.logins.WithLabelValues(service).Inc() }
+
+// ForeignChanges counts n messages another client took from the mailbox
+// while the intake was processing them.
+func (m *Metrics) ForeignChanges(n int) { m.foreign.Add(float64(n)) }
 
 // Panic counts one panic recovered in component (intake, outbox, sweep,
 // control, ...). The caller logs it.

@@ -11,8 +11,10 @@ package parser
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 
+	"github.com/emersion/go-message"
 	"github.com/emersion/go-msgauth/authres"
 )
 
@@ -44,7 +46,9 @@ type AuthResult struct {
 // The field passes when it has dmarc=pass with header.from equal to the
 // From domain, or dkim=pass with header.d equal to the From domain or to
 // a parent domain of it (relaxed alignment, approximated without the
-// public suffix list; header.d must contain a dot). Comments (RFC 5322
+// public suffix list; header.d must contain a dot), or dkim=pass with
+// header.i=@D where D is the From domain or a subdomain of it (and within
+// header.d, when that is given), as Google writes it. Comments (RFC 5322
 // §3.2.2, nested, as OpenDKIM writes "(2048-bit key; unprotected)") are
 // removed before parsing and quoted strings are neutralised, since
 // go-msgauth splits on every ';'; a result that cannot be parsed is
@@ -98,6 +102,7 @@ func CheckAuth(authResults []string, from string, authservID string) AuthResult 
 			}
 		case *authres.DKIMResult:
 			d := resultDomain(r.Domain)
+			i := resultDomain(r.Identifier)
 			switch {
 			case r.Value != authres.ResultPass:
 				why := "dkim=" + string(r.Value)
@@ -105,12 +110,21 @@ func CheckAuth(authResults []string, from string, authservID string) AuthResult 
 					why += " for " + d
 				}
 				dkimWhy = append(dkimWhy, why)
-			case d == "":
+			case d != "" && dkimAligned(fromDomain, d):
+				if dkimOK == "" {
+					dkimOK = "dkim=pass for " + d
+				}
+			case i != "" && identityAligned(fromDomain, i) && (d == "" || i == d || strings.HasSuffix(i, "."+d)):
+				// Google writes header.i=@domain and no header.d.
+				if dkimOK == "" {
+					dkimOK = "dkim=pass for header.i=@" + i
+				}
+			case d == "" && i == "":
 				dkimWhy = append(dkimWhy, "dkim=pass without header.d")
-			case !dkimAligned(fromDomain, d):
+			case d != "":
 				dkimWhy = append(dkimWhy, fmt.Sprintf("dkim=pass for %s but From is %s", d, fromDomain))
-			case dkimOK == "":
-				dkimOK = "dkim=pass for " + d
+			default:
+				dkimWhy = append(dkimWhy, fmt.Sprintf("dkim=pass for header.i=@%s but From is %s", clip(i), fromDomain))
 			}
 		}
 	}
@@ -239,6 +253,12 @@ func dkimAligned(fromDomain, d string) bool {
 	return strings.Contains(d, ".") && strings.HasSuffix(fromDomain, "."+d)
 }
 
+// identityAligned reports whether the domain i of a DKIM identity
+// (header.i) is the From domain or a subdomain of it (SPEC §7a).
+func identityAligned(fromDomain, i string) bool {
+	return i == fromDomain || strings.HasSuffix(i, "."+fromDomain)
+}
+
 func dedupe(l []string) []string {
 	var out []string
 	seen := make(map[string]bool)
@@ -249,4 +269,149 @@ func dedupe(l []string) []string {
 		}
 	}
 	return out
+}
+
+// ExchangeHeaders are the fields Exchange Online writes about where a
+// message came from, each the raw values of every such field, top-down, at
+// most maxExchangeValues of each.
+type ExchangeHeaders struct {
+	// AuthAs is X-MS-Exchange-Organization-AuthAs: "Internal" for mail
+	// submitted by a user of the organisation, "Anonymous" for mail from
+	// outside.
+	AuthAs []string
+	// AuthSource is X-MS-Exchange-Organization-AuthSource: the server that
+	// authenticated the sender.
+	AuthSource []string
+	// CrossTenantID is X-MS-Exchange-CrossTenant-Id: the tenant (a GUID).
+	CrossTenantID []string
+}
+
+const maxExchangeValues = 10
+
+// exchangeHeaders reads the Exchange fields of a header.
+func exchangeHeaders(h message.Header) ExchangeHeaders {
+	get := func(key string) []string {
+		var out []string
+		fs := h.FieldsByKey(key)
+		for fs.Next() && len(out) < maxExchangeValues {
+			out = append(out, strings.TrimSpace(validUTF8(fs.Value())))
+		}
+		return out
+	}
+	return ExchangeHeaders{
+		AuthAs:        get("X-MS-Exchange-Organization-AuthAs"),
+		AuthSource:    get("X-MS-Exchange-Organization-AuthSource"),
+		CrossTenantID: get("X-MS-Exchange-CrossTenant-Id"),
+	}
+}
+
+// CheckMicrosoft365 decides whether a message is authenticated for the
+// domain of from on Exchange Online (staff.auth: microsoft365, SPEC §7a).
+// It is authenticated when either
+//
+//   - it was sent inside the organisation: every
+//     X-MS-Exchange-Organization-AuthAs field says Internal and an
+//     X-MS-Exchange-Organization-AuthSource field names a server. Exchange
+//     Online removes X-MS-Exchange-Organization-* fields from mail that
+//     enters from outside, so a sender cannot bring its own. When tenantID
+//     is set, X-MS-Exchange-CrossTenant-Id must be present and every such
+//     field equal to it, which refuses organisation fields written by
+//     another tenant's Exchange; or
+//   - the topmost Authentication-Results field, which Exchange writes
+//     without an authserv-id, says dmarc=pass with header.from equal to the
+//     From domain. A topmost field that has an authserv-id is not
+//     Exchange's and does not count; fields below the topmost one are
+//     never read, and ARC-Authentication-Results is not an
+//     Authentication-Results field.
+func CheckMicrosoft365(x ExchangeHeaders, authResults []string, from, tenantID string) AuthResult {
+	fromDomain := addressDomain(from)
+	if fromDomain == "" {
+		return AuthResult{Reason: fmt.Sprintf("From address %q has no domain", from)}
+	}
+	org := orgVerdict(x, strings.TrimSpace(tenantID))
+	if org == "" {
+		return AuthResult{OK: true, Reason: "sent inside the Microsoft 365 organisation"}
+	}
+	dmarc := exchangeDMARC(authResults, fromDomain)
+	if dmarc == "" {
+		return AuthResult{OK: true, Reason: "dmarc=pass for " + fromDomain}
+	}
+	return AuthResult{Reason: org + "; " + dmarc}
+}
+
+// orgVerdict returns "" when the organisation fields show internal mail,
+// else why not.
+func orgVerdict(x ExchangeHeaders, tenantID string) string {
+	if len(x.AuthAs) == 0 {
+		return "no X-MS-Exchange-Organization-AuthAs (not sent inside the organisation)"
+	}
+	for _, v := range x.AuthAs {
+		if !strings.EqualFold(v, "Internal") {
+			return fmt.Sprintf("X-MS-Exchange-Organization-AuthAs is %q, not Internal", clip(v))
+		}
+	}
+	if !slices.ContainsFunc(x.AuthSource, func(s string) bool { return s != "" }) {
+		return "no X-MS-Exchange-Organization-AuthSource"
+	}
+	if tenantID == "" {
+		return ""
+	}
+	if len(x.CrossTenantID) == 0 {
+		return "no X-MS-Exchange-CrossTenant-Id to compare with staff.tenant_id"
+	}
+	for _, v := range x.CrossTenantID {
+		if !strings.EqualFold(v, tenantID) {
+			return fmt.Sprintf("X-MS-Exchange-CrossTenant-Id %q is not staff.tenant_id", clip(v))
+		}
+	}
+	return ""
+}
+
+// exchangeDMARC returns "" when the topmost Authentication-Results field
+// is Exchange's (no authserv-id) and says dmarc=pass for fromDomain, else
+// why not.
+func exchangeDMARC(authResults []string, fromDomain string) string {
+	if len(authResults) == 0 {
+		return "no Authentication-Results"
+	}
+	parts := strings.Split(neutraliseAuthResults(authResults[0]), ";")
+	// Exchange's field starts with a result ("spf=pass …"); a field that
+	// starts with an authserv-id ("mx.example.org") has no '=' there.
+	if !strings.Contains(parts[0], "=") {
+		return "topmost Authentication-Results has an authserv-id, so it is not Exchange Online's"
+	}
+	var why []string
+	for _, p := range parts {
+		_, rs, err := authres.Parse("x;" + p)
+		if err != nil {
+			continue
+		}
+		for _, r := range rs {
+			d, ok := r.(*authres.DMARCResult)
+			if !ok {
+				continue
+			}
+			dom := resultDomain(d.From)
+			switch {
+			case d.Value != authres.ResultPass:
+				why = append(why, "dmarc="+string(d.Value))
+			case dom != fromDomain:
+				why = append(why, fmt.Sprintf("dmarc=pass for %s but From is %s", clip(dom), fromDomain))
+			default:
+				return ""
+			}
+		}
+	}
+	if len(why) == 0 {
+		return "no dmarc result in the topmost Authentication-Results"
+	}
+	return strings.Join(dedupe(why), ", ")
+}
+
+// clip shortens an attacker-supplied value for a Reason.
+func clip(s string) string {
+	if len(s) > 64 {
+		return strings.ToValidUTF8(s[:64], "") + "…"
+	}
+	return s
 }

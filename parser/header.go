@@ -327,6 +327,7 @@ func (p *parser) readHeaderFields(h message.Header) {
 	for fs.Next() {
 		m.AuthResults = append(m.AuthResults, validUTF8(fs.Value()))
 	}
+	m.Exchange = exchangeHeaders(h)
 }
 
 // mediaType parses a Content-Type or Content-Disposition value. It is

@@ -117,6 +117,9 @@ type Message struct {
 	// AuthResults holds the unfolded raw values of every
 	// Authentication-Results field, top-down.
 	AuthResults []string
+	// Exchange holds Exchange Online's organisation fields, for
+	// CheckMicrosoft365.
+	Exchange ExchangeHeaders
 	// Problems lists non-fatal parse problems; staff see them.
 	Problems []string
 }

@@ -36,6 +36,9 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 	}
 	if o.StaffAuth != "none" {
 		res := parser.CheckAuth(p.AuthResults, from, o.AuthservID)
+		if o.StaffAuth == "microsoft365" {
+			res = parser.CheckMicrosoft365(p.Exchange, p.AuthResults, from, o.TenantID)
+		}
 		if !res.OK {
 			return e.unauthenticated(tx, c, rec, p, res.Reason)
 		}

@@ -43,10 +43,14 @@ type Options struct {
 
 	AcksPerSenderPerDay int
 
-	// StaffAuth is "authres" (default) or "none" (tests only); AuthservID
+	// StaffAuth is "authres" (default), "microsoft365" or "none" (tests
+	// only); AuthservID
 	// is the receiving MTA's authserv-id trusted in Authentication-Results.
 	StaffAuth  string
 	AuthservID string
+	// TenantID, for StaffAuth "microsoft365", is the tenant that
+	// X-MS-Exchange-CrossTenant-Id must name; "" skips that check.
+	TenantID string
 
 	// Reward bounds for #reward, in Currency.
 	RewardMin, RewardMax int
@@ -97,13 +101,16 @@ type Engine struct {
 	loginHold *loginHold
 	// pinned marks a copy made by pin, whose options never change.
 	pinned bool
+	// staffProblem is set while staff mail reaches nobody (recipients.go).
+	// Shared with pinned copies.
+	staffProblem *staffProblem
 }
 
 // New returns an engine over db.
 func New(db *store.DB, o Options, t *templates.Set) *Engine {
 	o = withDefaults(o)
 	e := &Engine{db: db, log: o.Logger.With("component", "workflow"), kick: make(chan struct{}, 1),
-		holdUntil: new(atomic.Int64), loginHold: new(loginHold)}
+		holdUntil: new(atomic.Int64), loginHold: new(loginHold), staffProblem: new(staffProblem)}
 	e.cur.Store(&o)
 	e.tmpl.Store(t)
 	return e
@@ -138,7 +145,8 @@ func (e *Engine) pin() *Engine {
 	if e.pinned {
 		return e
 	}
-	p := &Engine{db: e.db, log: e.log, kick: e.kick, holdUntil: e.holdUntil, loginHold: e.loginHold, pinned: true}
+	p := &Engine{db: e.db, log: e.log, kick: e.kick, holdUntil: e.holdUntil, loginHold: e.loginHold,
+		staffProblem: e.staffProblem, pinned: true}
 	p.cur.Store(e.opts())
 	p.tmpl.Store(e.tmpl.Load())
 	return p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,4 +161,44 @@ func (f *fixture) outboxCounts(t *testing.T) (pending, failed int) {
 		t.Fatal(err)
 	}
 	return pending, failed
+}
+
+// TestStaffAuthMicrosoft365: staff.auth microsoft365 applies a command
+// sent inside the tenant and one with Exchange's dmarc=pass, and refuses
+// forged organisation fields from another tenant.
+func TestStaffAuthMicrosoft365(t *testing.T) {
+	const tenant = "8c3dbb3e-0b3f-4d47-9a4a-6f1f1b2f7a10"
+	internal := "X-MS-Exchange-Organization-AuthAs: Internal\r\n" +
+		"X-MS-Exchange-Organization-AuthSource: AM6PR04MB5123.eurprd04.prod.outlook.com\r\n" +
+		"X-MS-Exchange-CrossTenant-Id: " + tenant + "\r\n"
+	tests := []struct {
+		name    string
+		headers string
+		applied bool
+	}{
+		{"inside the tenant", internal, true},
+		{"exchange dmarc pass", "Authentication-Results: spf=pass (sender IP is 192.0.2.7) smtp.mailfrom=example.test; " +
+			"dkim=pass (signature was verified) header.d=example.test;dmarc=pass action=none header.from=example.test;compauth=pass reason=100\r\n", true},
+		{"another tenant", strings.ReplaceAll(internal, tenant, "0d2a1c5e-7e55-4f3c-a4f4-2b9b8a1e6c33"), false},
+		{"nothing", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.e.opts().StaffAuth, f.e.opts().TenantID = "microsoft365", tenant
+			id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
+			f.ingest(t, staffMail(id, "#assess low 2027-01-15", "ok", tt.headers))
+			v := f.show(t, id)
+			if applied := v.State == StateAssessed; applied != tt.applied {
+				t.Fatalf("applied = %v, want %v", applied, tt.applied)
+			}
+			noted := false
+			for _, ev := range v.Events {
+				noted = noted || ev.Type == "unauthenticated"
+			}
+			if noted == tt.applied {
+				t.Errorf("unauthenticated event %v, want %v", noted, !tt.applied)
+			}
+		})
+	}
 }

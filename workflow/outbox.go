@@ -155,11 +155,16 @@ func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 		prev := cur.NextAt
 		switch {
 		case sendErr == nil:
+			if staffKinds[MailKind(cur.Kind)] {
+				e.staffReached()
+			}
 			cur.Status, cur.SentAt, cur.LastError = store.MailSent, now, ""
 			if err := tx.PutMail(cur, prev); err != nil {
 				return err
 			}
 			return e.mailSent(tx, cur, now)
+		case errors.As(sendErr, new(*mailbox.RecipientError)):
+			return e.settleRecipients(tx, cur, prev, sendErr, now)
 		case mailbox.IsPermanent(sendErr) || (now.Sub(cur.CreatedAt) > giveUpAfter && !mailbox.IsLoginError(sendErr)):
 			cur.Status, cur.LastError = store.MailFailed, sendErr.Error()
 			if err := tx.PutMail(cur, prev); err != nil {
@@ -321,6 +326,7 @@ func (e *Engine) mailFailed(tx *store.Tx, m *store.OutMail, now time.Time) error
 		return err
 	}
 	if staffKinds[MailKind(m.Kind)] {
+		e.staffUnreachable(m, detail)
 		return nil
 	}
 	data := e.caseData(c, &store.Message{At: c.ReceivedAt})

@@ -56,6 +56,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	if cfg.Staff.Auth == "none" {
 		log.Warn("staff.auth is none: staff commands are not authenticated; use this only in tests")
 	}
+	if cfg.Staff.Auth == "microsoft365" && cfg.Staff.TenantID == "" {
+		log.Warn("staff.auth is microsoft365 without staff.tenant_id: organisation fields from another tenant are not refused; set staff.tenant_id")
+	}
 	reg := prometheus.NewRegistry()
 	var m *metrics.Metrics
 	obs := workflow.Observer{
@@ -106,6 +109,10 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	logins := newLoginWatch(log, imapOpts.Token != nil, smtpOpts.Token != nil)
 	imapOpts.OnLogin, smtpOpts.OnLogin = logins.report("imap"), logins.report("smtp")
 	imapOpts.OnScanFailure = logins.scanFailed
+	imapOpts.OnForeignChange = func(n int) {
+		logins.foreignChange(n)
+		m.ForeignChanges(n)
+	}
 	intake := mailbox.NewIntake(imapOpts, engine.HandleBatch)
 	rl.onReload(func(_, cur *runtimeConfig) error {
 		intake.SetMaxMessageBytes(cur.cfg.Limits.MaxMessageBytes)
@@ -159,7 +166,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		}
 		health := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
-			func() (time.Time, bool) { return workflow.OldestPending(db) }, maxOutboxAge, logins.check)
+			func() (time.Time, bool) { return workflow.OldestPending(db) }, maxOutboxAge, logins.check, engine.MailProblem)
 		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
 		start("http", func(ctx context.Context) error {
 			go func() {
@@ -206,6 +213,7 @@ loop:
 			}
 			// A login the reload may have fixed is tried again at once.
 			engine.ResumeOutbox()
+			intake.Kick()
 			sdNotify(log, daemon.SdNotifyReady)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"time"
 )
 
 // loginWatch turns the mailbox's OnLogin reports into the operator's view
@@ -20,6 +21,19 @@ type loginWatch struct {
 	mu      sync.Mutex
 	failing map[string]error // service -> the refusal, while it lasts
 	scan    error            // the answer that ended two IMAP sessions in a row
+	foreign time.Time        // when another client last took messages we were processing
+	now     func() time.Time
+}
+
+// foreignWindow is how long /healthz fails after another client took
+// messages the intake was processing.
+const foreignWindow = time.Hour
+
+// foreignChange is the intake's OnForeignChange (the intake logs it).
+func (w *loginWatch) foreignChange(n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.foreign = w.now()
 }
 
 func newLoginWatch(log *slog.Logger, imapToken, smtpToken bool) *loginWatch {
@@ -31,7 +45,7 @@ func newLoginWatch(log *slog.Logger, imapToken, smtpToken bool) *loginWatch {
 		return svc + ".username and " + svc + ".password or " + svc + ".password_file; " +
 			"a provider without password login needs " + svc + ".auth: oauth2"
 	}
-	return &loginWatch{log: log, failing: map[string]error{},
+	return &loginWatch{log: log, failing: map[string]error{}, now: time.Now,
 		hints: map[string]string{"imap": hint("imap", imapToken), "smtp": hint("smtp", smtpToken)}}
 }
 
@@ -81,6 +95,10 @@ func (w *loginWatch) check() error {
 	for _, s := range services {
 		// A *mailbox.LoginError reads "<service> login refused: <answer>".
 		errs = append(errs, w.failing[s])
+	}
+	if !w.foreign.IsZero() && w.now().Sub(w.foreign) < foreignWindow {
+		errs = append(errs, fmt.Errorf("another client took messages this daemon was processing at %s: a second daemon on the mailbox? (disclosured_imap_foreign_changes_total)",
+			w.foreign.UTC().Format(time.RFC3339)))
 	}
 	if w.scan != nil {
 		errs = append(errs, fmt.Errorf("imap scan keeps failing: %w", w.scan))

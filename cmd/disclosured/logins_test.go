@@ -210,3 +210,46 @@ func TestScanFailureMakesHealthFail(t *testing.T) {
 		t.Errorf("/healthz = %d %q, want 503 with the refused SELECT", code, body)
 	}
 }
+
+// TestRefusedIMAPLoginFailsHealthAtOnce: a wrong imap.password is on
+// /healthz with the server's answer at once, not after the 10 minutes a
+// disconnection may last, and counted.
+func TestRefusedIMAPLoginFailsHealthAtOnce(t *testing.T) {
+	ms := mailSystem(t)
+	httpAddr := freePort(t)
+	cfg := writeConfig(t, ms, "")
+	text, _ := os.ReadFile(cfg)
+	s := strings.Replace(string(text), `listen: ""`, "listen: "+httpAddr, 1)
+	s = strings.Replace(s, "username: security@example.test\n  password: "+devPassword+"\n  poll_interval",
+		"username: security@example.test\n  password: wrong\n  poll_interval", 1)
+	os.WriteFile(cfg, []byte(s), 0o600)
+	d := startOps(t, cfg)
+	d.waitLog(t, `imap login refused; no mail is lost`)
+	code, body := httpGet(t, "http://"+httpAddr+"/healthz")
+	if code != 503 || !strings.Contains(body, "imap login refused") {
+		t.Errorf("/healthz = %d %q, want 503 with the refused login", code, body)
+	}
+	_, metricsBody := httpGet(t, "http://"+httpAddr+"/metrics")
+	if !regexp.MustCompile(`disclosured_login_failures_total\{service="imap"\} [1-9]`).MatchString(metricsBody) {
+		t.Errorf("no imap login failure counted:\n%s", grepLines(metricsBody, "login_failures"))
+	}
+	if !strings.Contains(d.logs.String(), "Check imap.username and imap.password or imap.password_file") {
+		t.Errorf("the log line does not name the keys:\n%s", d.logs)
+	}
+}
+
+// TestForeignChangeFailsHealthForAnHour: messages another client took
+// while we processed them fail /healthz for an hour.
+func TestForeignChangeFailsHealthForAnHour(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	w := newLoginWatch(slog.New(slog.DiscardHandler), false, false)
+	w.now = func() time.Time { return now }
+	w.foreignChange(2)
+	if err := w.check(); err == nil || !strings.Contains(err.Error(), "second daemon") {
+		t.Errorf("check() = %v, want the second-daemon warning", err)
+	}
+	now = now.Add(61 * time.Minute)
+	if err := w.check(); err != nil {
+		t.Errorf("check() an hour later = %v", err)
+	}
+}

@@ -90,7 +90,7 @@ func engineOptions(cfg *config.Config, log *slog.Logger) (workflow.Options, erro
 		StaffNotify: cfg.Staff.Notify, StaffEscalate: cfg.Staff.Escalate,
 		AcksPerSenderPerDay: cfg.Limits.AcksPerSenderPerDay, Calendar: cal, Timers: timers,
 		RemindAt:  cfg.SLA.RemindAt,
-		StaffAuth: cfg.Staff.Auth, AuthservID: cfg.Staff.AuthservID,
+		StaffAuth: cfg.Staff.Auth, AuthservID: cfg.Staff.AuthservID, TenantID: cfg.Staff.TenantID,
 		RewardMin: cfg.Reward.Min, RewardMax: cfg.Reward.Max, Currency: cfg.Reward.Currency,
 		ParseLimits: parser.Limits{MaxDepth: cfg.Limits.MaxMIMEDepth, MaxParts: cfg.Limits.MaxParts,
 			MaxHeaderBytes: cfg.Limits.MaxHeaderBytes},
