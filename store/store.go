@@ -31,6 +31,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -72,6 +74,10 @@ type DB struct {
 	bolt *bolt.DB
 	path string
 	opts Options
+	// writeErr is the error of the last failed commit, nil once one
+	// succeeds; writeErrors counts the failed commits.
+	writeErr    atomic.Pointer[error]
+	writeErrors atomic.Uint64
 }
 
 // Options tune Open.
@@ -177,11 +183,65 @@ func (db *DB) Close() error {
 func (db *DB) Path() string { return db.path }
 
 // Update runs fn in one read-write transaction; fn's error rolls it back.
+// A failure of the store itself (the commit's write or sync: a full disk,
+// an I/O error) is returned as a *WriteError, counted, and reported by
+// WriteHealth until a later commit succeeds; fn's own errors are returned
+// as they are.
 func (db *DB) Update(fn func(*Tx) error) error {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	fnFailed := false
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		if err := fn(&Tx{tx: btx}); err != nil {
+			fnFailed = true
+			return err
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		if db.writeErr.Load() != nil {
+			db.writeErr.Store(nil)
+		}
+	case !fnFailed:
+		db.writeErrors.Add(1)
+		db.writeErr.Store(&err)
+		return &WriteError{Err: err}
+	}
+	return err
 }
+
+// WriteError is a failure of the store itself to commit a transaction:
+// the file could not be written or synced. Nothing of the transaction was
+// kept; retrying can help once the cause (a full disk) is gone.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "store write failed: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// IsWriteError reports whether err is, or wraps, a *WriteError.
+func IsWriteError(err error) bool {
+	var we *WriteError
+	return errors.As(err, &we)
+}
+
+// WriteHealth returns nil when the last commit succeeded (or none was
+// tried), and otherwise the reason the last one failed, as
+// "store: no space left on device" for an errno.
+func (db *DB) WriteHealth() error {
+	p := db.writeErr.Load()
+	if p == nil {
+		return nil
+	}
+	var errno syscall.Errno
+	if errors.As(*p, &errno) {
+		return fmt.Errorf("store: %s", errno.Error())
+	}
+	return fmt.Errorf("store: %w", *p)
+}
+
+// WriteErrors is the number of commits that failed since Open.
+func (db *DB) WriteErrors() uint64 { return db.writeErrors.Load() }
 
 // View runs fn in one read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"disclosured/mailbox"
 	"disclosured/parser"
 	"disclosured/store"
 	"disclosured/templates"
@@ -167,6 +168,10 @@ func (e *Engine) apply(tx *store.Tx, c *store.Case, cmds []parser.Command, msg s
 		toReporter := func(tmpl string, fill func(d *templates.Data)) {
 			if nc.Reporter.Addr == "" {
 				fail("the case has no reporter address to write to")
+				return
+			}
+			if err := mailbox.CheckEnvelopeAddress(nc.Reporter.Addr); err != nil {
+				fail("the reporter's address cannot be written to: %v", err)
 				return
 			}
 			d := e.caseData(nc, rec)

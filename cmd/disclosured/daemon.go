@@ -132,9 +132,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		if err != nil {
 			return fmt.Errorf("http.listen: %w", err)
 		}
-		health := metrics.HealthCheck(time.Now, intake.Connected,
+		checks := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
 			func() (time.Time, bool) { return oldestPending(db) }, maxOutboxAge)
+		// A failed store commit (disk full) is unhealthy from the first
+		// failure until a commit succeeds again.
+		health := func() error { return errors.Join(db.WriteHealth(), checks()) }
 		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
 		start("http", func(ctx context.Context) error {
 			go func() {
@@ -259,8 +262,9 @@ func metricSources(db *store.DB, intake *mailbox.Intake) metrics.Sources {
 			})
 			return due, breached, err
 		},
-		IMAPConnected: intake.Connected,
-		LastPoll:      intake.LastPoll,
+		IMAPConnected:    intake.Connected,
+		LastPoll:         intake.LastPoll,
+		StoreWriteErrors: db.WriteErrors,
 	}
 }
 

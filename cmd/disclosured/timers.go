@@ -114,10 +114,23 @@ func reportCmd(_ context.Context, args []string, s *session, e env) error {
 func startSweeper(ctx context.Context, cfg *config.Config, engine *workflow.Engine, log *slog.Logger) (stop func(), err error) {
 	l := cronLogger{log.With("component", "sweep")}
 	c := cron.New(cron.WithLocation(cfg.Location()), cron.WithChain(cron.Recover(l), cron.SkipIfStillRunning(l)))
+	// After a failed sweep (a store that cannot be written), the next runs
+	// are skipped for a doubling pause, up to maxSweepPause, instead of
+	// failing every minute; runs are serialised by SkipIfStillRunning.
+	var failures int
+	var resumeAt time.Time
 	sweep := func() {
-		if _, err := engine.Sweep(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
-			log.Error("sweep failed", "component", "sweep", "err", err)
+		if now := time.Now(); now.Before(resumeAt) {
+			return
 		}
+		if _, err := engine.Sweep(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
+			failures++
+			pause := min(time.Minute<<min(failures-1, 10), maxSweepPause)
+			resumeAt = time.Now().Add(pause)
+			log.Error("sweep failed", "component", "sweep", "err", err, "failures", failures, "next_try_after", pause)
+			return
+		}
+		failures, resumeAt = 0, time.Time{}
 	}
 	if _, err := c.AddFunc(cfg.SLA.Sweep, sweep); err != nil {
 		return nil, fmt.Errorf("sla.sweep: %w", err)
@@ -137,6 +150,9 @@ func startSweeper(ctx context.Context, cfg *config.Config, engine *workflow.Engi
 	c.Schedule(&onceNow{}, cron.FuncJob(sweep))
 	return func() { <-c.Stop().Done() }, nil
 }
+
+// maxSweepPause bounds the pause after failed sweeps.
+const maxSweepPause = 15 * time.Minute
 
 // onceNow is a cron schedule that fires once, right away.
 type onceNow struct{ fired atomic.Bool }
