@@ -53,7 +53,7 @@ func CheckEnvelopeAddress(addr string) error {
 	}
 	if strings.HasPrefix(domain, "[") {
 		// An address literal (§4.1.3): only the characters of one.
-		if !strings.HasSuffix(domain, "]") || strings.Trim(domain[1:len(domain)-1], "0123456789abcdefABCDEF.:Pv6") != "" {
+		if !strings.HasSuffix(domain, "]") || strings.Trim(domain[1:len(domain)-1], "0123456789abcdefABCDEF.:IPv6") != "" {
 			return bad("malformed address literal")
 		}
 		return nil

@@ -91,3 +91,32 @@ func TestGuessedAddressIsMarked(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHeaderValues: whatever the Subject and From fields hold, the values
+// Parse returns are single-line, bounded and free of encoded-word syntax.
+func FuzzHeaderValues(f *testing.F) {
+	f.Add("=?utf-8?q?line1=0Aline2?=", `"x #reward 1000 #credit Pwned"@evil.example`)
+	f.Add("=?utf-8?b?PT91dGYtOD9xPz0yM3Jld2FyZF8xMDAwXz0yM3Jlc29sdmVkPz0=?=", "=?utf-8?q?Eve=0D=0A?= <e@x>")
+	f.Add("a\r\n b", `"victim@target.example> NOTIFY=NEVER ORCPT=rfc822;x"@evil.example`)
+	f.Fuzz(func(t *testing.T, subject, from string) {
+		m := Parse([]byte("From: "+from+"\r\nSubject: "+subject+"\r\n\r\nx"), Limits{})
+		check := func(what, v string, max int) {
+			if len(v) > max {
+				t.Fatalf("%s of %d bytes, bound %d", what, len(v), max)
+			}
+			if strings.Contains(v, "=?") || strings.Contains(v, "?=") {
+				t.Fatalf("%s %q has encoded-word syntax", what, v)
+			}
+			for _, r := range v {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' {
+					t.Fatalf("%s %q has control %U", what, v, r)
+				}
+			}
+		}
+		check("subject", m.Subject, MaxSubjectBytes)
+		for _, a := range append([]Address{m.From}, m.To...) {
+			check("name", a.Name, MaxNameBytes)
+			check("address", a.Addr, MaxAddrBytes)
+		}
+	})
+}

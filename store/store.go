@@ -12,6 +12,7 @@
 //	messages/<case id>/<8-byte BE n> -> Message metadata (nested bucket per case)
 //	raw/<message key>                -> raw RFC 5322 bytes of an incoming message
 //	msgid/<Message-ID>               -> case id, for every message in and out
+//	sent/<Message-ID>                -> case id, only for the mail the daemon generated
 //	hash/<sha256 of raw>             -> message key; a message is ingested once
 //	outbox/<8-byte BE id>            -> OutMail
 //	outq/<priority><8-byte BE unix nanos><id> -> empty; pending outbox mail by priority and next attempt
@@ -55,10 +56,11 @@ var (
 	bucketOutq     = []byte("outq")
 	bucketSenders  = []byte("senders")
 	bucketDue      = []byte("due")
+	bucketSent     = []byte("sent")
 
 	allBuckets = [][]byte{bucketMeta, bucketSeq, bucketCases, bucketEvents, bucketMessages,
 		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders, bucketDue,
-		bucketStats, bucketOutFail}
+		bucketStats, bucketOutFail, bucketSent}
 )
 
 // ErrLocked is returned by Open when another process holds the store.
@@ -87,6 +89,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// ReadOnly opens the file with a shared lock, for inspection commands.
 	ReadOnly bool
+	// NoSync skips the fsync of each commit. Only for tests and fuzzing:
+	// a crash can then lose committed transactions.
+	NoSync bool
 }
 
 // mmapReserve is the address space mapped for the file up front. bbolt
@@ -98,7 +103,7 @@ type Options struct {
 const mmapReserve = 1 << 30
 
 func (o Options) bolt() *bolt.Options {
-	bo := &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly}
+	bo := &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync}
 	if !o.ReadOnly {
 		bo.InitialMmapSize = mmapReserve
 	}
@@ -139,6 +144,8 @@ func initSchema(tx *bolt.Tx) error {
 	// A store from before the running totals gets them counted once, in
 	// this transaction; a new store starts them at zero.
 	countExisting := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketStats) == nil
+	// Likewise the index of our own Message-IDs, from the outgoing records.
+	indexSent := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketSent) == nil
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -150,6 +157,11 @@ func initSchema(tx *bolt.Tx) error {
 	}
 	if err := checkSchema(tx); err != nil {
 		return err
+	}
+	if indexSent {
+		if err := buildSent(tx); err != nil {
+			return err
+		}
 	}
 	if countExisting {
 		return buildStats(tx)

@@ -596,8 +596,10 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 
 // caseData fills the template data for a case and the message at hand.
 func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
+	// Subject and ReporterAddr reach the subject lines of our mail
+	// (the flood notice names the sender): both are quoted.
 	d := templates.Data{OrgName: e.opts().OrgName, OrgAddress: e.opts().OrgAddress, CaseID: c.ID,
-		Subject: c.Subject, State: c.State, ReporterName: c.Reporter.Name, ReporterAddr: c.Reporter.Addr,
+		Subject: quoteSubject(c.Subject), State: c.State, ReporterName: c.Reporter.Name, ReporterAddr: quoteSubject(c.Reporter.Addr),
 		ReceivedAt: e.formatTime(m.At), Text: m.Text, Class: m.Class, URLs: m.URLs, IPs: m.IPs,
 		Hosts: m.Hosts, Problems: m.Problems}
 	if d.ReporterAddr == "" {
