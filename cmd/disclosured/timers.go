@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -116,11 +117,17 @@ func startSweeper(ctx context.Context, cfg *config.Config, engine *workflow.Engi
 	c := cron.New(cron.WithLocation(cfg.Location()), cron.WithChain(cron.Recover(l), cron.SkipIfStillRunning(l)))
 	// After a failed sweep (a store that cannot be written), the next runs
 	// are skipped for a doubling pause, up to maxSweepPause, instead of
-	// failing every minute; runs are serialised by SkipIfStillRunning.
-	var failures int
-	var resumeAt time.Time
+	// failing every minute. The catch-up run at start is a job of its own,
+	// so the state is locked.
+	var (
+		mu       sync.Mutex
+		failures int
+		resumeAt time.Time
+	)
 	sweep := func() {
-		if now := time.Now(); now.Before(resumeAt) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Now().Before(resumeAt) {
 			return
 		}
 		if _, err := engine.Sweep(ctx, time.Now(), false); err != nil && ctx.Err() == nil {
