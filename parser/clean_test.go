@@ -84,8 +84,13 @@ func TestGuessedAddressIsMarked(t *testing.T) {
 		{`"victim@target.example" <attacker@evil.example`, true},
 		{`victim@target.example <`, true},
 		{`"x #reward 1000 #credit Pwned"@evil.example`, false},
+		{`victim@target.example <attacker@evil.example>`, false}, // the angle address, not the name
+		{"Caf\xe9 <cafe@example.org>", false},
 	} {
 		m := Parse([]byte("From: "+tc.from+"\r\n\r\nx"), Limits{})
+		if tc.from == `victim@target.example <attacker@evil.example>` && m.From.Addr != "attacker@evil.example" {
+			t.Errorf("From: %s: address %q, want the angle address", tc.from, m.From.Addr)
+		}
 		if m.From.Guessed != tc.guessed {
 			t.Errorf("From: %s: address %q guessed %v, want %v", tc.from, m.From.Addr, m.From.Guessed, tc.guessed)
 		}

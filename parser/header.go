@@ -184,6 +184,8 @@ func decodeText(v string) string {
 	return validUTF8(v)
 }
 
+var angleAddrRe = regexp.MustCompile(`<([^\s<>"(),;:\[\]]+@[^\s<>"(),;:\[\]]+)>\s*$`)
+
 var addrSpecRe = regexp.MustCompile(`[^\s<>"(),;:\[\]]+@[^\s<>"(),;:\[\]]+`)
 
 // parseAddressList parses an address field. When the field does not follow
@@ -212,18 +214,24 @@ func parseAddressList(v string) []Address {
 			out = append(out, cleanAddress(a.Name, a.Address, false))
 			continue
 		}
-		addr := addrSpecRe.FindString(piece)
-		name := piece
-		if addr != "" {
-			name = strings.Replace(name, addr, "", 1)
+		// An angle address closing the piece is the address, whatever
+		// broke the display name before it (raw 8-bit bytes, an unquoted
+		// '@'). Anything else picked out of the text may well come from
+		// the display name of a broken field: it is marked guessed.
+		var addr, name string
+		guessed := false
+		if m := angleAddrRe.FindStringSubmatchIndex(piece); m != nil {
+			addr, name = piece[m[2]:m[3]], piece[:m[0]]
+		} else if addr = addrSpecRe.FindString(piece); addr != "" {
+			name, guessed = strings.Replace(piece, addr, "", 1), true
+		} else {
+			name = piece
 		}
 		name = strings.Trim(name, " \t<>\"'")
 		if addr == "" && name == "" {
 			continue
 		}
-		// The address was picked out of text that is not an address
-		// field: it may well be the display name of a broken one.
-		out = append(out, cleanAddress(decodeText(name), addr, addr != ""))
+		out = append(out, cleanAddress(decodeText(name), addr, guessed))
 	}
 	return capList(out)
 }

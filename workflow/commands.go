@@ -332,6 +332,10 @@ func (e *Engine) apply(tx *store.Tx, c *store.Case, cmds []parser.Command, msg s
 				fail("%s cannot be the owner", owner)
 				break
 			}
+			if err := mailbox.CheckEnvelopeAddress(owner); err != nil {
+				fail("%v", err)
+				break
+			}
 			nc.ThirdParty = owner
 			e.thirdParty(tx, nc, owner, msg, at, ch)
 			ch.changes = append(ch.changes, "report sent to third-party owner "+owner, "reporter told the owner was contacted")
