@@ -84,7 +84,11 @@ func (e *Engine) outboxHeld() time.Duration {
 }
 
 // Ingest stores messages as cases or follow-ups in one transaction, with the
-// mail they cause queued in the outbox.
+// mail they cause queued in the outbox. A message whose processing fails is
+// stored as a failed message (Outcome.Failed) instead of failing the rest;
+// only the store itself can make Ingest fail. When it fails part way (a
+// full disk), the outcomes of the committed prefix are returned with an
+// error wrapping a *mailbox.PartialError and a *store.WriteError.
 func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
