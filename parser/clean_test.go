@@ -125,16 +125,3 @@ func FuzzHeaderValues(f *testing.F) {
 		}
 	})
 }
-
-// TestQuotedNumberSignIsNoKeyword: the form in which our subjects show a
-// reporter's '#' (U+FF03) never parses as a keyword.
-func TestQuotedNumberSignIsNoKeyword(t *testing.T) {
-	cmds, err := ParseCommands("Re: [CS-2026-0001] New report: \uFF03reward 1000 \uFF03resolved", StaffCommands)
-	if cmds != nil || err != nil {
-		t.Errorf("ParseCommands = %+v, %v; want no commands", cmds, err)
-	}
-	cmds, err = ParseCommands("Re: [CS-2026-0001] New report: \uFF03reward 1000 #close", StaffCommands)
-	if err != nil || len(cmds) != 1 || cmds[0].Keyword != "close" {
-		t.Errorf("ParseCommands = %+v, %v; want only #close", cmds, err)
-	}
-}

@@ -101,8 +101,8 @@ func newFuzzEngine(t *testing.T) *fuzzEngine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	timers := map[string]calendar.Duration{}
-	for name, s := range map[string]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d",
+	timers := map[TimerName]calendar.Duration{}
+	for name, s := range map[TimerName]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d",
 		TimerProgress: "10wd", TimerThirdParty: "3wd"} {
 		timers[name], _ = calendar.ParseDuration(s)
 	}

@@ -139,3 +139,16 @@ func TestDKIMReplayWithAddedFieldsCommandsNothing(t *testing.T) {
 		t.Errorf("staff told %q", subs)
 	}
 }
+
+// TestQuotedNumberSignIsNoKeyword: the form in which our subjects show a
+// reporter's '#' (U+FF03) never parses as a keyword.
+func TestQuotedNumberSignIsNoKeyword(t *testing.T) {
+	cmds, problems := parseCommands("Re: [CS-2026-0001] New report: \uFF03reward 1000 \uFF03resolved", byStaff)
+	if cmds != nil || problems != nil {
+		t.Errorf("parseCommands = %+v, %v; want no commands", cmds, problems)
+	}
+	cmds, problems = parseCommands("Re: [CS-2026-0001] New report: \uFF03reward 1000 #close", byStaff)
+	if problems != nil || len(cmds) != 1 || cmds[0].kw.name != "close" {
+		t.Errorf("parseCommands = %+v, %v; want only #close", cmds, problems)
+	}
+}

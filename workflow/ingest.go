@@ -90,6 +90,7 @@ func (e *Engine) outboxHeld() time.Duration {
 // full disk), the outcomes of the committed prefix are returned with an
 // error wrapping a *mailbox.PartialError and a *store.WriteError.
 func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error) {
+	e = e.pin()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -147,9 +148,9 @@ type batch struct {
 // every message that fits is committed (issue 12): the outcomes returned
 // are those of a committed prefix of idx, and the error is that of the
 // first message that could not be. Failures of processing never get here:
-// commit isolates them.
+// commitBatch isolates them.
 func (e *Engine) commitSplit(b *batch, idx []int) ([]Outcome, error) {
-	out, err := e.commit(b, idx)
+	out, err := e.commitBatch(b, idx)
 	if err == nil || len(idx) == 1 || !store.IsWriteError(err) {
 		return out, err
 	}
@@ -164,7 +165,7 @@ func (e *Engine) commitSplit(b *batch, idx []int) ([]Outcome, error) {
 }
 
 // messageError is the failure of one message of a batch, which rolls the
-// transaction back so commit can try again without it.
+// transaction back so commitBatch can try again without it.
 type messageError struct {
 	i   int
 	err error
@@ -173,14 +174,14 @@ type messageError struct {
 func (m *messageError) Error() string { return m.err.Error() }
 func (m *messageError) Unwrap() error { return m.err }
 
-// commit ingests the messages idx of b in one transaction. A message whose
+// commitBatch ingests the messages idx of b in one transaction. A message whose
 // processing fails, for any reason but the store itself (a template that
 // cannot render its fields, a key too large for the store, a panic), rolls
 // the transaction back and is then ingested as a failed message instead
 // (ingestFailed), so it cannot hold back the rest of the batch (SPEC §8).
 // Each message can fail once, so this ends after at most len(idx)+1
 // transactions.
-func (e *Engine) commit(b *batch, idx []int) ([]Outcome, error) {
+func (e *Engine) commitBatch(b *batch, idx []int) ([]Outcome, error) {
 	for {
 		var out []Outcome
 		err := e.db.Update(func(tx *store.Tx) error {
@@ -270,26 +271,25 @@ func (e *Engine) ingestFailed(tx *store.Tx, in Incoming, p *parser.Message, sum 
 	if subject == "" {
 		subject = "(no subject)"
 	}
-	c := &store.Case{ID: id, State: StateNew, Reporter: store.Address{Name: from.Name, Addr: from.Addr},
+	c := &store.Case{ID: id, State: string(StateNew), Reporter: store.Address{Name: from.Name, Addr: from.Addr},
 		Subject: subject, ReceivedAt: in.ReceivedAt, Language: e.opts().Languages[0], Class: rec.Class,
 		UpdatedAt: in.ReceivedAt, Deadlines: map[string]*store.Deadline{}}
 	rec.CaseID = id
 	if err := tx.AddMessage(rec, in.Raw); err != nil {
 		return Outcome{}, err
 	}
-	if err := tx.AppendEvent(id, store.Event{At: in.ReceivedAt, Type: "ingest_failed", Detail: note}); err != nil {
+	if err := tx.AppendEvent(id, store.Event{At: in.ReceivedAt, Type: string(EventIngestFailed), Detail: note}); err != nil {
 		return Outcome{}, err
 	}
 	data := e.caseData(c, rec)
 	data.Notes = append(data.Notes, note, "no acknowledgment was sent: the message could not be processed")
 	if e.isOwnAddress(from.Addr) || hasLoopHeader(in.Raw) {
 		// Telling anyone would loop.
-	} else if _, err := e.queue(tx, c, outgoing{kind: "new-report", tmpl: "new-report", lang: e.opts().Languages[0],
-		to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, in.ReceivedAt); err != nil {
+	} else if _, err := e.queue(tx, c, e.opts().toStaff(MailNewReport, data), in.ReceivedAt); err != nil {
 		// queue renders before it writes, so a failure leaves nothing
 		// behind; the case records that staff were not told by mail.
 		e.log.Error("staff notice for a failed message could not be composed", "case_id", id, "err", err)
-		if err := tx.AppendEvent(id, store.Event{At: in.ReceivedAt, Type: "note",
+		if err := tx.AppendEvent(id, store.Event{At: in.ReceivedAt, Type: string(EventNote),
 			Detail: "staff could not be told by mail: " + parser.CleanValue(err.Error(), 300)}); err != nil {
 			return Outcome{}, err
 		}
@@ -307,7 +307,7 @@ func (e *Engine) parse(raw []byte) (p *parser.Message) {
 		if r := recover(); r != nil {
 			e.log.Error("parser panicked", "panic", fmt.Sprint(r))
 			e.panicked("parser")
-			p = &parser.Message{Class: "human", Problems: []string{fmt.Sprintf("parser failed: %v", r)},
+			p = &parser.Message{Class: parser.ClassHuman, Problems: []string{fmt.Sprintf("parser failed: %v", r)},
 				Text: strings.ToValidUTF8(string(raw[:min(len(raw), 64<<10)]), "\uFFFD")}
 		}
 	}()
@@ -413,7 +413,7 @@ func (e *Engine) noReplyReason(p *parser.Message, raw []byte) string {
 		return "the sender address cannot be used for mail: " + mailbox.CheckEnvelopeAddress(p.From.Addr).Error()
 	case hasLoopHeader(raw):
 		return "carries our own " + LoopHeader + " header"
-	case p.Class != "human":
+	case p.Class != parser.ClassHuman:
 		reason := string(p.Class)
 		if p.ClassReason != "" {
 			reason += ": " + p.ClassReason
@@ -458,14 +458,14 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 	if strings.TrimSpace(subject) == "" {
 		subject = "(no subject)"
 	}
-	c := &store.Case{ID: id, State: StateNew, Reporter: store.Address{Name: p.From.Name, Addr: p.From.Addr},
+	c := &store.Case{ID: id, State: string(StateNew), Reporter: store.Address{Name: p.From.Name, Addr: p.From.Addr},
 		Subject: subject, ReceivedAt: at, Language: e.language(p), Class: rec.Class,
 		RefersTo: tagged, Thread: p.MessageID, UpdatedAt: at, Deadlines: map[string]*store.Deadline{}}
 	rec.CaseID = id
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return nil, err
 	}
-	if err := tx.AppendEvent(id, store.Event{At: at, Type: "opened", Actor: p.From.Addr,
+	if err := tx.AppendEvent(id, store.Event{At: at, Type: string(EventOpened), Actor: p.From.Addr,
 		MessageID: p.MessageID, Detail: "class " + rec.Class}); err != nil {
 		return nil, err
 	}
@@ -474,7 +474,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 	// new-report notice, one flood notice when the sender crosses the daily
 	// limit, or nothing (our own mail coming back, or a flood already told).
 	reason := e.noReplyReason(p, raw)
-	notify := "new-report"
+	notify := MailNewReport
 	if e.isOwnAddress(p.From.Addr) || hasLoopHeader(raw) {
 		notify = "" // telling anyone would loop
 	}
@@ -495,7 +495,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		// The policy's promises run for reports we acknowledge; machine
 		// mail, our own mail and floods are stored without timers, or they
 		// would page staff about mail nobody needs to answer.
-		for _, name := range []string{TimerAcknowledge, TimerAssess, TimerResolve} {
+		for _, name := range []TimerName{TimerAcknowledge, TimerAssess, TimerResolve} {
 			e.startTimer(c, name, at)
 		}
 	}
@@ -504,26 +504,25 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		data.Notes = append(data.Notes, refersNote(tagged))
 	}
 	if reason == "" {
-		msgID, err := e.queue(tx, c, outgoing{kind: "ack", tmpl: "ack", lang: c.Language,
-			to: []string{p.From.Addr}, data: data, inReplyTo: p.MessageID, refs: p.References,
-			autoSubmitted: "auto-replied"}, at)
+		o := toReporter(c, MailAck, data)
+		o.refs = p.References
+		msgID, err := e.queue(tx, c, o, at)
 		if err != nil {
 			return nil, err
 		}
-		c.State, c.Thread = StateAcknowledged, msgID
-		if err := tx.AppendEvent(id, store.Event{At: at, Type: "state", Detail: StateNew + " -> " + StateAcknowledged}); err != nil {
+		c.State, c.Thread = string(StateAcknowledged), msgID
+		if err := tx.AppendEvent(id, store.Event{At: at, Type: string(EventState), Detail: string(StateNew) + " -> " + string(StateAcknowledged)}); err != nil {
 			return nil, err
 		}
 	} else {
 		data.Notes = append(data.Notes, "no acknowledgment was sent: "+reason)
-		if err := tx.AppendEvent(id, store.Event{At: at, Type: "no_reply", Detail: reason}); err != nil {
+		if err := tx.AppendEvent(id, store.Event{At: at, Type: string(EventNoReply), Detail: reason}); err != nil {
 			return nil, err
 		}
 	}
 	if notify != "" {
 		data.State, data.Count = c.State, e.opts().AcksPerSenderPerDay+1
-		if _, err := e.queue(tx, c, outgoing{kind: notify, tmpl: notify, lang: e.opts().Languages[0],
-			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+		if _, err := e.queue(tx, c, e.opts().toStaff(notify, data), at); err != nil {
 			return nil, err
 		}
 	}
@@ -549,27 +548,26 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 		}
 		if reason != "" {
 			// Our own mail, or a machine, using a staff address: never a command.
-			return tx.AppendEvent(c.ID, store.Event{At: at, Type: "note", Actor: from, MessageID: p.MessageID, Detail: reason})
+			return tx.AppendEvent(c.ID, store.Event{At: at, Type: string(EventNote), Actor: from, MessageID: p.MessageID, Detail: reason})
 		}
 		return e.staffMail(tx, c, rec, p)
 	}
-	kind := "reporter_replied"
-	tmpl := "reporter-replied"
+	kind, tmpl := EventReporterReplied, MailReporterReplied
 	switch {
 	case c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty):
-		kind, tmpl = "owner_replied", "owner-replied"
+		kind, tmpl = EventOwnerReplied, MailOwnerReplied
 	case !strings.EqualFold(from, c.Reporter.Addr):
-		kind = "other_replied"
+		kind = EventOtherReplied
 	}
-	if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: kind, Actor: from, MessageID: p.MessageID}); err != nil {
+	if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: string(kind), Actor: from, MessageID: p.MessageID}); err != nil {
 		return err
 	}
 	var notes []string
-	if kind == "reporter_replied" && reason == "" {
+	if kind == EventReporterReplied && reason == "" {
 		if c.PausedAt != nil {
 			e.resume(c, at)
 			notes = append(notes, "the reporter answered; the paused deadlines run again")
-			if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: "timers_resumed", Actor: from}); err != nil {
+			if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: string(EventTimersResumed), Actor: from}); err != nil {
 				return err
 			}
 		}
@@ -586,11 +584,10 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 		data := e.caseData(c, rec)
 		data.Notes = append(data.Notes, notes...)
 		data.Owner = c.ThirdParty
-		if kind == "other_replied" {
+		if kind == EventOtherReplied {
 			data.Notes = append(data.Notes, "this message is not from the reporter ("+from+")")
 		}
-		if _, err := e.queue(tx, c, outgoing{kind: tmpl, tmpl: tmpl, lang: e.opts().Languages[0],
-			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+		if _, err := e.queue(tx, c, e.opts().toStaff(tmpl, data), at); err != nil {
 			return err
 		}
 	}
@@ -609,10 +606,10 @@ func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
 	if d.ReporterAddr == "" {
 		d.ReporterAddr = "unknown sender"
 	}
-	if dl := c.Deadlines[TimerAssess]; dl != nil {
+	if dl := deadline(c, TimerAssess); dl != nil {
 		d.AssessDue = e.formatTime(dl.Due)
 	}
-	if dl := c.Deadlines[TimerResolve]; dl != nil {
+	if dl := deadline(c, TimerResolve); dl != nil {
 		d.ResolveDue = e.formatTime(dl.Due)
 	}
 	for _, a := range m.Attachments {
