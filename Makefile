@@ -45,13 +45,16 @@ lint:
 	exit $$fail
 	$(GO) mod tidy -diff
 
-# Short runs of every Fuzz target in parser/ (one target per go test -fuzz).
+# Short runs of every Fuzz target in FUZZPKGS (one target per go test -fuzz):
+# the parser's, and the whole ingest path (workflow.FuzzIngest).
+FUZZPKGS ?= parser workflow mailbox
 fuzz:
-	@targets=$$(grep -ho '^func Fuzz[A-Za-z0-9_]*' parser/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \
-	if [ -z "$$targets" ]; then echo "no fuzz targets in parser/"; exit 0; fi; \
-	for f in $$targets; do \
-	  echo "fuzz $$f ($(FUZZTIME))"; \
-	  $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./parser || exit 1; \
+	@for p in $(FUZZPKGS); do \
+	  targets=$$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$p/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \
+	  for f in $$targets; do \
+	    echo "fuzz $$p.$$f ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./$$p || exit 1; \
+	  done; \
 	done
 
 # The benchmark of issue 7, described in BENCHMARKS.md: the Go benchmarks of

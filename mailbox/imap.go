@@ -152,6 +152,19 @@ type Batch struct {
 // nothing is marked and the batch is offered again after a backoff.
 type Handler func(ctx context.Context, b Batch) error
 
+// PartialError is returned by a Handler that committed only the first Done
+// messages of a batch (a store that ran out of room part way): the intake
+// marks those processed and offers the rest again after a backoff.
+type PartialError struct {
+	Done int
+	Err  error
+}
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("%d messages committed, then: %v", e.Done, e.Err)
+}
+func (e *PartialError) Unwrap() error { return e.Err }
+
 // Intake watches one IMAP mailbox and feeds unprocessed messages to a Handler.
 // Create it with NewIntake and start it with Run.
 type Intake struct {
@@ -618,6 +631,12 @@ func (in *Intake) processBatches(ctx context.Context, c *imapclient.Client, caps
 		}
 		if handled != nil {
 			if err := <-handled; err != nil {
+				var pe *PartialError
+				if errors.As(err, &pe) && pe.Done > 0 && pe.Done <= len(cur) && ioErr == nil {
+					if merr := in.markBatch(c, caps, cur[:pe.Done]); merr != nil {
+						return merr
+					}
+				}
 				return &handlerError{err: err}
 			}
 			committed = cur

@@ -90,7 +90,7 @@ func IsPermanent(err error) bool {
 	}
 	// An address that needs SMTPUTF8 (RFC 6531) cannot go through a
 	// server without it, however often we try.
-	return err != nil && strings.Contains(err.Error(), "does not support SMTPUTF8")
+	return err != nil && (errors.Is(err, ErrBadEnvelope) || strings.Contains(err.Error(), "does not support SMTPUTF8"))
 }
 
 // RecipientError is a send in which the server refused some recipients
@@ -165,6 +165,12 @@ func (s *Sender) Send(ctx context.Context, from string, to []string, raw []byte)
 func (s *Sender) SendAfter(ctx context.Context, from string, to []string, raw []byte, ready func() error) error {
 	if len(to) == 0 {
 		return errors.New("send: no recipients")
+	}
+	// Never hand SMTP a path that could carry parameters (issue 11).
+	for _, a := range append([]string{from}, to...) {
+		if err := CheckEnvelopeAddress(a); err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -48,6 +48,9 @@ type Sources struct {
 	// LastPoll returns when the intake last checked the mailbox; the zero
 	// time (never) exports nothing.
 	LastPoll func() time.Time
+	// StoreWriteErrors returns how many store commits failed (a full
+	// disk, an I/O error) since the daemon started.
+	StoreWriteErrors func() uint64
 }
 
 // Metrics holds the counters the daemon increments. Its methods are safe
@@ -154,6 +157,7 @@ type sourceCollector struct {
 	timersBreach *prometheus.Desc
 	imapConn     *prometheus.Desc
 	lastPoll     *prometheus.Desc
+	storeErrors  *prometheus.Desc
 	errors       *prometheus.CounterVec
 }
 
@@ -171,6 +175,7 @@ func newSourceCollector(src Sources, onPanic func(string)) *sourceCollector {
 		timersBreach: desc("timers_breached", "Deadlines that were breached."),
 		imapConn:     desc("imap_connected", "1 while the IMAP intake is logged in, else 0."),
 		lastPoll:     desc("imap_last_poll_timestamp_seconds", "Unix time the intake last checked the mailbox."),
+		storeErrors:  desc("store_write_errors_total", "Store commits that failed (disk full, I/O error); nothing of them was kept."),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "scrape_errors_total",
@@ -188,7 +193,7 @@ func newSourceCollector(src Sources, onPanic func(string)) *sourceCollector {
 // Describe implements prometheus.Collector.
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
-		c.cases, c.outboxPend, c.outboxFailed, c.timersDue, c.timersBreach, c.imapConn, c.lastPoll,
+		c.cases, c.outboxPend, c.outboxFailed, c.timersDue, c.timersBreach, c.imapConn, c.lastPoll, c.storeErrors,
 	} {
 		ch <- d
 	}
@@ -252,6 +257,12 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 			if t := f(); !t.IsZero() {
 				gauge(c.lastPoll, float64(t.UnixNano())/1e9)
 			}
+			return nil
+		})
+	}
+	if f := c.src.StoreWriteErrors; f != nil {
+		c.read("store", func() error {
+			ch <- prometheus.MustNewConstMetric(c.storeErrors, prometheus.CounterValue, float64(f()))
 			return nil
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset"
@@ -183,6 +184,8 @@ func decodeText(v string) string {
 	return validUTF8(v)
 }
 
+var angleAddrRe = regexp.MustCompile(`<([^\s<>"(),;:\[\]]+@[^\s<>"(),;:\[\]]+)>\s*$`)
+
 var addrSpecRe = regexp.MustCompile(`[^\s<>"(),;:\[\]]+@[^\s<>"(),;:\[\]]+`)
 
 // parseAddressList parses an address field. When the field does not follow
@@ -197,7 +200,7 @@ func parseAddressList(v string) []Address {
 	if l, err := ap.ParseList(v); err == nil {
 		out := make([]Address, 0, len(l))
 		for _, a := range l {
-			out = append(out, Address{Name: validUTF8(a.Name), Addr: validUTF8(a.Address)})
+			out = append(out, cleanAddress(a.Name, a.Address, false))
 		}
 		return capList(out)
 	}
@@ -208,22 +211,78 @@ func parseAddressList(v string) []Address {
 			continue
 		}
 		if a, err := ap.Parse(piece); err == nil {
-			out = append(out, Address{Name: validUTF8(a.Name), Addr: validUTF8(a.Address)})
+			out = append(out, cleanAddress(a.Name, a.Address, false))
 			continue
 		}
-		addr := addrSpecRe.FindString(piece)
-		name := piece
-		if addr != "" {
-			name = strings.Replace(name, addr, "", 1)
+		// An angle address closing the piece is the address, whatever
+		// broke the display name before it (raw 8-bit bytes, an unquoted
+		// '@'). Anything else picked out of the text may well come from
+		// the display name of a broken field: it is marked guessed.
+		var addr, name string
+		guessed := false
+		if m := angleAddrRe.FindStringSubmatchIndex(piece); m != nil {
+			addr, name = piece[m[2]:m[3]], piece[:m[0]]
+		} else if addr = addrSpecRe.FindString(piece); addr != "" {
+			name, guessed = strings.Replace(piece, addr, "", 1), true
+		} else {
+			name = piece
 		}
 		name = strings.Trim(name, " \t<>\"'")
 		if addr == "" && name == "" {
 			continue
 		}
-		out = append(out, Address{Name: decodeText(name), Addr: validUTF8(addr)})
+		out = append(out, cleanAddress(decodeText(name), addr, guessed))
 	}
 	return capList(out)
 }
+
+func cleanAddress(name, addr string, guessed bool) Address {
+	return Address{Name: cleanValue(name, MaxNameBytes), Addr: cleanValue(addr, MaxAddrBytes), Guessed: guessed}
+}
+
+// cleanValue turns a decoded header value into the one form every user of
+// it gets (issue 11):
+//
+//   - one line: CR, LF, tabs, every other C0 or C1 control, DEL and the
+//     Unicode line and paragraph separators become a space, and runs of
+//     white space one space (RFC 5322 §2.2.3 unfolding, taken to its end);
+//   - free of encoded-word syntax: the decoded text "=?utf-8?q?=23x?=" is
+//     shown as "= ?utf-8?q?=23x? =", so no mail client that is later shown
+//     the value decodes it a second time into something else (RFC 2047 §5
+//     encoded words begin with exactly "=?" and end with "?=");
+//   - at most max bytes of valid UTF-8, an ellipsis marking a cut.
+func cleanValue(s string, max int) string {
+	s = validUTF8(s)
+	var b strings.Builder
+	b.Grow(min(len(s), max+8))
+	space := true // drops leading white space
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029' || unicode.IsSpace(r) {
+			if space {
+				continue
+			}
+			r, space = ' ', true
+		} else {
+			space = false
+		}
+		b.WriteRune(r)
+		if b.Len() > max+8 {
+			break
+		}
+	}
+	out := strings.TrimRight(b.String(), " ")
+	if strings.Contains(out, "=?") || strings.Contains(out, "?=") {
+		out = strings.ReplaceAll(strings.ReplaceAll(out, "=?", "= ?"), "?=", "? =")
+	}
+	if len(out) > max {
+		out = truncateUTF8(out, max-len("…")) + "…"
+	}
+	return out
+}
+
+// CleanValue is cleanValue for values the workflow composes from message
+// fields, such as the subject of a new case.
+func CleanValue(s string, max int) string { return cleanValue(s, max) }
 
 func capList(l []Address) []Address {
 	if len(l) > 1000 {
@@ -285,9 +344,19 @@ func parseMsgIDs(v string) []string {
 			ids = []string{strings.Trim(v, "<>")}
 		}
 	}
-	for i := range ids {
-		ids[i] = validUTF8(ids[i])
+	kept := ids[:0]
+	for _, id := range ids {
+		// A Message-ID is an index key and goes back out in our
+		// In-Reply-To: one line, no controls or spaces, bounded (RFC 5322
+		// §3.6.4 allows no white space inside msg-id).
+		if len(id) > MaxMsgIDBytes || strings.IndexFunc(id, func(r rune) bool {
+			return r <= ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
+		}) >= 0 {
+			continue
+		}
+		kept = append(kept, validUTF8(id))
 	}
+	ids = kept
 	if len(ids) > maxMsgIDs {
 		// The newest references are the most useful for threading.
 		ids = ids[len(ids)-maxMsgIDs:]
@@ -295,9 +364,38 @@ func parseMsgIDs(v string) []string {
 	return ids
 }
 
-// readHeaderFields fills the header-derived fields of the message.
+// singleFields are the fields RFC 5322 §3.6 allows at most once whose
+// duplication lets a replayed, still DKIM-valid mail say something else
+// than what was signed: a verifier checks the bottom-most instance of each
+// signed field (RFC 6376 §5.4.2), a reader shows the top-most.
+var singleFields = []string{"From", "Sender", "Subject", "To", "Message-Id", "In-Reply-To", "References"}
+
+// msgIDs parses the ids of field k, noting the ones dropped as unusable.
+func (p *parser) msgIDs(h message.Header, k string) []string {
+	v := h.Get(k)
+	ids := parseMsgIDs(v)
+	if len(ids) == 0 && strings.TrimSpace(v) != "" && len(v) > MaxMsgIDBytes {
+		p.problemf("%s field of %d bytes dropped: no usable message id in it", k, len(v))
+	}
+	return ids
+}
+
+// readHeaderFields fills the header-derived fields of the message. Every
+// value is decoded once and cleaned once here (cleanValue), so the
+// workflow, the templates and the outgoing headers all see the same
+// single-line, bounded value.
 func (p *parser) readHeaderFields(h message.Header) {
 	m := p.msg
+	for _, k := range singleFields {
+		n := 0
+		for fs := h.FieldsByKey(k); fs.Next(); {
+			n++
+		}
+		if n > 1 {
+			m.Duplicates = append(m.Duplicates, k)
+			p.problemf("%d %s fields (RFC 5322 §3.6 allows one); the mail can neither command nor consent", n, k)
+		}
+	}
 	if l := parseAddressList(h.Get("From")); len(l) > 0 {
 		m.From = l[0]
 	}
@@ -306,18 +404,21 @@ func (p *parser) readHeaderFields(h message.Header) {
 			if m.From.Name == "" {
 				m.From.Name = l[0].Name
 			}
-			m.From.Addr = l[0].Addr
+			m.From.Addr, m.From.Guessed = l[0].Addr, l[0].Guessed
 		}
+	}
+	if m.From.Guessed {
+		p.problemf("From field does not follow RFC 5322; the sender address %q was guessed from it", truncateUTF8(m.From.Addr, 80))
 	}
 	m.ReplyTo = parseAddressList(h.Get("Reply-To"))
 	m.To = parseAddressList(h.Get("To"))
 	m.Cc = parseAddressList(h.Get("Cc"))
-	m.Subject = decodeText(h.Get("Subject"))
-	if ids := parseMsgIDs(h.Get("Message-Id")); len(ids) > 0 {
+	m.Subject = cleanValue(decodeText(h.Get("Subject")), MaxSubjectBytes)
+	if ids := p.msgIDs(h, "Message-Id"); len(ids) > 0 {
 		m.MessageID = ids[0]
 	}
-	m.InReplyTo = parseMsgIDs(h.Get("In-Reply-To"))
-	m.References = parseMsgIDs(h.Get("References"))
+	m.InReplyTo = p.msgIDs(h, "In-Reply-To")
+	m.References = p.msgIDs(h, "References")
 	if d := h.Get("Date"); d != "" {
 		if t, err := mail.ParseDate(d); err == nil {
 			m.Date = t

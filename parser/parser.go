@@ -50,9 +50,15 @@ const (
 )
 
 // Address is a mailbox from an address header. Addr is kept as written;
-// callers compare it lowercased.
+// callers compare it lowercased. Both are cleaned: one line, bounded
+// (MaxNameBytes, MaxAddrBytes), no encoded-word syntax. Addr is not
+// validated for SMTP: check it before using it as an envelope address.
 type Address struct {
 	Name, Addr string
+	// Guessed is set when the field did not parse as RFC 5322 and Addr
+	// was picked out of its text, possibly out of a display name: such an
+	// address must never be written to automatically.
+	Guessed bool
 }
 
 // Attachment describes one non-text part of a message. Filename is for
@@ -81,6 +87,17 @@ const (
 	MaxTextBytes          = 1 << 20
 	maxListItems          = 100
 	maxMsgIDs             = 200
+)
+
+// Bounds on cleaned header values, in bytes. A subject or name longer than
+// its bound is cut (an ellipsis marks it); a Message-ID longer than
+// MaxMsgIDBytes is dropped. MaxAddrBytes is RFC 5321 §4.5.3.1's 64-byte
+// local part, "@" and 255-byte domain: a longer address cannot be mailed.
+const (
+	MaxSubjectBytes = 500
+	MaxNameBytes    = 200
+	MaxAddrBytes    = 320
+	MaxMsgIDBytes   = 500
 )
 
 func (l Limits) withDefaults() Limits {
@@ -114,6 +131,13 @@ type Message struct {
 	Class            Class
 	ClassReason      string // which rule fired, e.g. "Auto-Submitted: auto-replied"
 	Language         string // "en", "nl" or "" when unsure
+	// Duplicates names the fields of singleFields (From, Sender,
+	// Subject, To, Message-Id, In-Reply-To, References) that occur more
+	// than once. Such a mail is malformed (RFC 5322 §3.6) and is what a
+	// replayed DKIM-signed mail with fields added above the signed ones
+	// looks like: it is stored and shown, but must never command or
+	// consent.
+	Duplicates []string
 	// AuthResults holds the unfolded raw values of every
 	// Authentication-Results field, top-down.
 	AuthResults []string

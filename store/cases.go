@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // NextCaseID allocates the next case ID of a year: PREFIX-YYYY-NNNN.
@@ -245,6 +247,44 @@ func (t *Tx) IndexMessageID(messageID, caseID string) error {
 		return fmt.Errorf("index message-id for %s: %w", caseID, err)
 	}
 	return nil
+}
+
+// RecordSent records that the daemon generated Message-ID messageID for
+// a mail of case caseID. Call it in the transaction that queues the mail.
+func (t *Tx) RecordSent(messageID, caseID string) error {
+	if err := t.tx.Bucket(bucketSent).Put([]byte(messageID), []byte(caseID)); err != nil {
+		return fmt.Errorf("record sent message-id for %s: %w", caseID, err)
+	}
+	return nil
+}
+
+// SentCase returns the case of a Message-ID the daemon generated, and
+// false for any other id, including every id that arrived in incoming
+// mail, whatever its domain.
+func (t *Tx) SentCase(messageID string) (string, bool) {
+	if messageID == "" {
+		return "", false
+	}
+	v := t.tx.Bucket(bucketSent).Get([]byte(messageID))
+	return string(v), v != nil
+}
+
+// buildSent fills the sent index of a store written before it existed,
+// from the records of outgoing mail.
+func buildSent(tx *bolt.Tx) error {
+	sent := tx.Bucket(bucketSent)
+	return tx.Bucket(bucketMessages).ForEachBucket(func(caseID []byte) error {
+		return tx.Bucket(bucketMessages).Bucket(caseID).ForEach(func(_, v []byte) error {
+			var m Message
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("index sent message-ids of %s: %w", caseID, err)
+			}
+			if m.Direction != "out" || m.MessageID == "" {
+				return nil
+			}
+			return sent.Put([]byte(m.MessageID), bytes.Clone(caseID))
+		})
+	})
 }
 
 // CaseByMessageID finds the case a Message-ID belongs to.

@@ -13,8 +13,14 @@ func (t *Tx) DeleteRaw(key string) error { return t.tx.Bucket(bucketRaw).Delete(
 // DeleteHash removes a message's entry from the deduplication index.
 func (t *Tx) DeleteHash(sum string) error { return t.tx.Bucket(bucketHash).Delete([]byte(sum)) }
 
-// DeleteMessageID removes a Message-ID from the threading index.
-func (t *Tx) DeleteMessageID(id string) error { return t.tx.Bucket(bucketMsgID).Delete([]byte(id)) }
+// DeleteMessageID removes a Message-ID from the threading index and from
+// the index of the ids we sent.
+func (t *Tx) DeleteMessageID(id string) error {
+	if err := t.tx.Bucket(bucketSent).Delete([]byte(id)); err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucketMsgID).Delete([]byte(id))
+}
 
 // RewriteEvents passes every event of a case through fn and stores the
 // result; it exists only for erasure, the log is otherwise append-only.

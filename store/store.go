@@ -12,6 +12,7 @@
 //	messages/<case id>/<8-byte BE n> -> Message metadata (nested bucket per case)
 //	raw/<message key>                -> raw RFC 5322 bytes of an incoming message
 //	msgid/<Message-ID>               -> case id, for every message in and out
+//	sent/<Message-ID>                -> case id, only for the mail the daemon generated
 //	hash/<sha256 of raw>             -> message key; a message is ingested once
 //	outbox/<8-byte BE id>            -> OutMail
 //	outq/<priority><8-byte BE unix nanos><id> -> empty; pending outbox mail by priority and next attempt
@@ -31,6 +32,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -53,10 +56,11 @@ var (
 	bucketOutq     = []byte("outq")
 	bucketSenders  = []byte("senders")
 	bucketDue      = []byte("due")
+	bucketSent     = []byte("sent")
 
 	allBuckets = [][]byte{bucketMeta, bucketSeq, bucketCases, bucketEvents, bucketMessages,
 		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders, bucketDue,
-		bucketStats, bucketOutFail}
+		bucketStats, bucketOutFail, bucketSent}
 )
 
 // ErrLocked is returned by Open when another process holds the store.
@@ -72,6 +76,10 @@ type DB struct {
 	bolt *bolt.DB
 	path string
 	opts Options
+	// writeErr is the error of the last failed commit, nil once one
+	// succeeds; writeErrors counts the failed commits.
+	writeErr    atomic.Pointer[error]
+	writeErrors atomic.Uint64
 }
 
 // Options tune Open.
@@ -81,6 +89,9 @@ type Options struct {
 	LockTimeout time.Duration
 	// ReadOnly opens the file with a shared lock, for inspection commands.
 	ReadOnly bool
+	// NoSync skips the fsync of each commit. Only for tests and fuzzing:
+	// a crash can then lose committed transactions.
+	NoSync bool
 }
 
 // mmapReserve is the address space mapped for the file up front. bbolt
@@ -92,7 +103,7 @@ type Options struct {
 const mmapReserve = 1 << 30
 
 func (o Options) bolt() *bolt.Options {
-	bo := &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly}
+	bo := &bolt.Options{Timeout: o.LockTimeout, ReadOnly: o.ReadOnly, NoSync: o.NoSync}
 	if !o.ReadOnly {
 		bo.InitialMmapSize = mmapReserve
 	}
@@ -133,6 +144,8 @@ func initSchema(tx *bolt.Tx) error {
 	// A store from before the running totals gets them counted once, in
 	// this transaction; a new store starts them at zero.
 	countExisting := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketStats) == nil
+	// Likewise the index of our own Message-IDs, from the outgoing records.
+	indexSent := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketSent) == nil
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -144,6 +157,11 @@ func initSchema(tx *bolt.Tx) error {
 	}
 	if err := checkSchema(tx); err != nil {
 		return err
+	}
+	if indexSent {
+		if err := buildSent(tx); err != nil {
+			return err
+		}
 	}
 	if countExisting {
 		return buildStats(tx)
@@ -177,11 +195,65 @@ func (db *DB) Close() error {
 func (db *DB) Path() string { return db.path }
 
 // Update runs fn in one read-write transaction; fn's error rolls it back.
+// A failure of the store itself (the commit's write or sync: a full disk,
+// an I/O error) is returned as a *WriteError, counted, and reported by
+// WriteHealth until a later commit succeeds; fn's own errors are returned
+// as they are.
 func (db *DB) Update(fn func(*Tx) error) error {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	fnFailed := false
+	err := db.bolt.Update(func(btx *bolt.Tx) error {
+		if err := fn(&Tx{tx: btx}); err != nil {
+			fnFailed = true
+			return err
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		if db.writeErr.Load() != nil {
+			db.writeErr.Store(nil)
+		}
+	case !fnFailed:
+		db.writeErrors.Add(1)
+		db.writeErr.Store(&err)
+		return &WriteError{Err: err}
+	}
+	return err
 }
+
+// WriteError is a failure of the store itself to commit a transaction:
+// the file could not be written or synced. Nothing of the transaction was
+// kept; retrying can help once the cause (a full disk) is gone.
+type WriteError struct{ Err error }
+
+func (e *WriteError) Error() string { return "store write failed: " + e.Err.Error() }
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// IsWriteError reports whether err is, or wraps, a *WriteError.
+func IsWriteError(err error) bool {
+	var we *WriteError
+	return errors.As(err, &we)
+}
+
+// WriteHealth returns nil when the last commit succeeded (or none was
+// tried), and otherwise the reason the last one failed, as
+// "store: no space left on device" for an errno.
+func (db *DB) WriteHealth() error {
+	p := db.writeErr.Load()
+	if p == nil {
+		return nil
+	}
+	var errno syscall.Errno
+	if errors.As(*p, &errno) {
+		return fmt.Errorf("store: %s", errno.Error())
+	}
+	return fmt.Errorf("store: %w", *p)
+}
+
+// WriteErrors is the number of commits that failed since Open.
+func (db *DB) WriteErrors() uint64 { return db.writeErrors.Load() }
 
 // View runs fn in one read-only transaction.
 func (db *DB) View(fn func(*Tx) error) error {

@@ -324,6 +324,8 @@ func TestCommandSubject(t *testing.T) {
 		{"Re: [CS-2026-0001] New report: s #assess high 2027-01-15", "s", "Re: [CS-2026-0001] New report: #assess high 2027-01-15"},
 		{"Re: [CS-2026-0001] Done:  a\t #close  #note", "a #close", "Re: [CS-2026-0001] Done: #note"},
 		{"[CS-2026-0001] #progress", "XSS", "[CS-2026-0001] #progress"},
+		// Our mail shows the reporter's '#' as U+FF03; that form is cut too.
+		{"Re: [CS-2026-0001] New report: pay \uFF03reward 1000 #close", "pay #reward 1000", "Re: [CS-2026-0001] New report: #close"},
 	}
 	for _, tt := range tests {
 		if got := commandSubject(tt.subject, tt.caseSubject); got != tt.want {

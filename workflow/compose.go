@@ -67,6 +67,9 @@ func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, at time.Time) (s
 	if err := tx.AddMessage(rec, nil); err != nil {
 		return "", err
 	}
+	if err := tx.RecordSent(msgID, c.ID); err != nil {
+		return "", err
+	}
 	err = tx.AppendEvent(c.ID, store.Event{At: at, Type: string(EventMailQueued), MessageID: msgID,
 		Detail: string(o.kind) + " to " + strings.Join(o.to, ", ")})
 	return msgID, err

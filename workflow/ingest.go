@@ -38,6 +38,9 @@ type Outcome struct {
 	// Duplicate is true when the same bytes were ingested before.
 	Duplicate bool
 	Class     string
+	// Failed is true when processing the message failed and it was
+	// stored as is, with a note for staff.
+	Failed bool
 }
 
 // HandleBatch is the mailbox.Handler: it ingests a batch from IMAP in one
@@ -81,7 +84,11 @@ func (e *Engine) outboxHeld() time.Duration {
 }
 
 // Ingest stores messages as cases or follow-ups in one transaction, with the
-// mail they cause queued in the outbox.
+// mail they cause queued in the outbox. A message whose processing fails is
+// stored as a failed message (Outcome.Failed) instead of failing the rest;
+// only the store itself can make Ingest fail. When it fails part way (a
+// full disk), the outcomes of the committed prefix are returned with an
+// error wrapping a *mailbox.PartialError and a *store.WriteError.
 func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error) {
 	e = e.pin()
 	if err := ctx.Err(); err != nil {
@@ -107,21 +114,120 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 	}
 	close(work)
 	wg.Wait()
-	var out []Outcome
-	err := e.db.Update(func(tx *store.Tx) error {
-		out = out[:0]
-		for i, m := range msgs {
-			o, err := e.ingestOne(tx, m, parsed[i], sums[i])
-			if err != nil {
-				return err
-			}
-			out = append(out, o)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ingest %d messages: %w", len(msgs), err)
+	all := make([]int, len(msgs))
+	for i := range all {
+		all[i] = i
 	}
+	b := &batch{msgs: msgs, parsed: parsed, sums: sums, failed: map[int]error{}}
+	out, err := e.commitSplit(b, all)
+	e.report(out)
+	if len(out) > 0 {
+		e.kickOutbox()
+	}
+	if err != nil {
+		if len(out) > 0 {
+			// The mailbox may mark the committed prefix processed.
+			err = &mailbox.PartialError{Done: len(out), Err: err}
+		}
+		return out, fmt.Errorf("ingest %d messages: %w", len(msgs), err)
+	}
+	return out, nil
+}
+
+// batch is what Ingest commits: the messages, their parse and digest, and
+// the processing errors met so far, by index.
+type batch struct {
+	msgs   []Incoming
+	parsed []*parser.Message
+	sums   []string
+	failed map[int]error
+}
+
+// commitSplit commits the messages idx of b. When the store itself fails
+// (a full disk), it retries with halves, down to single messages, so that
+// every message that fits is committed (issue 12): the outcomes returned
+// are those of a committed prefix of idx, and the error is that of the
+// first message that could not be. Failures of processing never get here:
+// commitBatch isolates them.
+func (e *Engine) commitSplit(b *batch, idx []int) ([]Outcome, error) {
+	out, err := e.commitBatch(b, idx)
+	if err == nil || len(idx) == 1 || !store.IsWriteError(err) {
+		return out, err
+	}
+	e.log.Warn("store write failed; retrying the batch in halves", "messages", len(idx), "err", err)
+	half := len(idx) / 2
+	first, err := e.commitSplit(b, idx[:half])
+	if err != nil {
+		return first, err
+	}
+	second, err := e.commitSplit(b, idx[half:])
+	return append(first, second...), err
+}
+
+// messageError is the failure of one message of a batch, which rolls the
+// transaction back so commitBatch can try again without it.
+type messageError struct {
+	i   int
+	err error
+}
+
+func (m *messageError) Error() string { return m.err.Error() }
+func (m *messageError) Unwrap() error { return m.err }
+
+// commitBatch ingests the messages idx of b in one transaction. A message whose
+// processing fails, for any reason but the store itself (a template that
+// cannot render its fields, a key too large for the store, a panic), rolls
+// the transaction back and is then ingested as a failed message instead
+// (ingestFailed), so it cannot hold back the rest of the batch (SPEC §8).
+// Each message can fail once, so this ends after at most len(idx)+1
+// transactions.
+func (e *Engine) commitBatch(b *batch, idx []int) ([]Outcome, error) {
+	for {
+		var out []Outcome
+		err := e.db.Update(func(tx *store.Tx) error {
+			out = out[:0]
+			for _, i := range idx {
+				o, err := e.ingestIsolated(tx, b, i)
+				if err != nil {
+					return &messageError{i: i, err: err}
+				}
+				out = append(out, o)
+			}
+			return nil
+		})
+		var me *messageError
+		if !errors.As(err, &me) {
+			if err != nil {
+				return nil, err
+			}
+			return out, nil
+		}
+		if _, again := b.failed[me.i]; again {
+			// Even the minimal record failed: nothing of this message can
+			// be stored, which only the store itself can cause.
+			return nil, fmt.Errorf("store failed message: %w", me.err)
+		}
+		e.log.Error("message could not be processed; storing it as a failed message", "sha256", b.sums[me.i], "err", me.err)
+		b.failed[me.i] = me.err
+	}
+}
+
+// ingestIsolated ingests message i of b, or stores it as failed when an
+// earlier attempt failed; a panic becomes an error.
+func (e *Engine) ingestIsolated(tx *store.Tx, b *batch, i int) (o Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = e.recovered("ingest", r)
+		}
+	}()
+	if perr, ok := b.failed[i]; ok {
+		return e.ingestFailed(tx, b.msgs[i], b.parsed[i], b.sums[i], perr)
+	}
+	return e.ingestOne(tx, b.msgs[i], b.parsed[i], b.sums[i])
+}
+
+// report logs and counts the committed outcomes.
+func (e *Engine) report(out []Outcome) {
 	for _, o := range out {
 		if o.Duplicate {
 			e.log.Debug("message already ingested", "case_id", o.CaseID)
@@ -130,10 +236,68 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 		if f := e.opts().Observer.Ingested; f != nil {
 			f(o.Class)
 		}
-		e.log.Info("message ingested", "case_id", o.CaseID, "new_case", o.New, "class", o.Class)
+		e.log.Info("message ingested", "case_id", o.CaseID, "new_case", o.New, "class", o.Class, "failed", o.Failed)
 	}
-	e.kickOutbox()
-	return out, nil
+}
+
+// ingestFailed stores a message whose processing failed with perr as a
+// case of its own: its raw bytes, its class, and a note with the error,
+// with nothing derived from it that could fail again (no threading, no
+// sender count, no acknowledgment, no Message-ID index). Staff are told
+// with a new-report notice; if even that cannot be rendered the case says
+// so. Only a failure of the store can make this fail.
+func (e *Engine) ingestFailed(tx *store.Tx, in Incoming, p *parser.Message, sum string, perr error) (Outcome, error) {
+	if key, ok := tx.MessageByHash(sum); ok {
+		caseID, _, _ := strings.Cut(key, "/")
+		return Outcome{CaseID: caseID, Duplicate: true, Class: string(p.Class)}, nil
+	}
+	size := in.Size
+	if size == 0 {
+		size = int64(len(in.Raw))
+	}
+	note := "processing failed, stored as is: " + parser.CleanValue(perr.Error(), 500)
+	from := parser.Address{Name: parser.CleanValue(p.From.Name, parser.MaxNameBytes),
+		Addr: parser.CleanValue(p.From.Addr, parser.MaxAddrBytes)}
+	rec := &store.Message{Direction: "in", Kind: "report", From: from.Addr, FromName: from.Name,
+		Subject: parser.CleanValue(p.Subject, parser.MaxSubjectBytes), At: in.ReceivedAt,
+		Class: string(p.Class), Size: size, Truncated: in.Truncated, SHA256: sum, Text: p.Text,
+		Problems: append(append([]string(nil), p.Problems...), note)}
+	local := in.ReceivedAt.In(e.opts().Calendar.Location())
+	id, err := tx.NextCaseID(e.opts().CasePrefix, local.Year())
+	if err != nil {
+		return Outcome{}, err
+	}
+	subject := rec.Subject
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	c := &store.Case{ID: id, State: string(StateNew), Reporter: store.Address{Name: from.Name, Addr: from.Addr},
+		Subject: subject, ReceivedAt: in.ReceivedAt, Language: e.opts().Languages[0], Class: rec.Class,
+		UpdatedAt: in.ReceivedAt, Deadlines: map[string]*store.Deadline{}}
+	rec.CaseID = id
+	if err := tx.AddMessage(rec, in.Raw); err != nil {
+		return Outcome{}, err
+	}
+	if err := tx.AppendEvent(id, store.Event{At: in.ReceivedAt, Type: string(EventIngestFailed), Detail: note}); err != nil {
+		return Outcome{}, err
+	}
+	data := e.caseData(c, rec)
+	data.Notes = append(data.Notes, note, "no acknowledgment was sent: the message could not be processed")
+	if e.isOwnAddress(from.Addr) || hasLoopHeader(in.Raw) {
+		// Telling anyone would loop.
+	} else if _, err := e.queue(tx, c, e.opts().toStaff(MailNewReport, data), in.ReceivedAt); err != nil {
+		// queue renders before it writes, so a failure leaves nothing
+		// behind; the case records that staff were not told by mail.
+		e.log.Error("staff notice for a failed message could not be composed", "case_id", id, "err", err)
+		if err := tx.AppendEvent(id, store.Event{At: in.ReceivedAt, Type: string(EventNote),
+			Detail: "staff could not be told by mail: " + parser.CleanValue(err.Error(), 300)}); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if err := e.putCase(tx, c); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{CaseID: id, New: true, Class: rec.Class, Failed: true}, nil
 }
 
 // parse never fails; a panic in the parser becomes a parse problem so one
@@ -243,6 +407,10 @@ func (e *Engine) noReplyReason(p *parser.Message, raw []byte) string {
 		return "no sender address"
 	case e.isOwnAddress(p.From.Addr):
 		return "sent from our own address"
+	case p.From.Guessed:
+		return "the From field does not follow RFC 5322, and the address taken from it may come from a display name"
+	case mailbox.CheckEnvelopeAddress(p.From.Addr) != nil:
+		return "the sender address cannot be used for mail: " + mailbox.CheckEnvelopeAddress(p.From.Addr).Error()
 	case hasLoopHeader(raw):
 		return "carries our own " + LoopHeader + " header"
 	case p.Class != parser.ClassHuman:
@@ -429,8 +597,10 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 
 // caseData fills the template data for a case and the message at hand.
 func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
+	// Subject and ReporterAddr reach the subject lines of our mail
+	// (the flood notice names the sender): both are quoted.
 	d := templates.Data{OrgName: e.opts().OrgName, OrgAddress: e.opts().OrgAddress, CaseID: c.ID,
-		Subject: c.Subject, State: c.State, ReporterName: c.Reporter.Name, ReporterAddr: c.Reporter.Addr,
+		Subject: quoteSubject(c.Subject), State: c.State, ReporterName: c.Reporter.Name, ReporterAddr: quoteSubject(c.Reporter.Addr),
 		ReceivedAt: e.formatTime(m.At), Text: m.Text, Class: m.Class, URLs: m.URLs, IPs: m.IPs,
 		Hosts: m.Hosts, Problems: m.Problems}
 	if d.ReporterAddr == "" {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"disclosured/mailbox"
 	"disclosured/parser"
 	"disclosured/store"
 	"disclosured/templates"
@@ -181,6 +182,10 @@ var keywords = []keyword{
 			owner := args[0]
 			if strings.EqualFold(owner, k.c.Reporter.Addr) || k.e.isOwnAddress(owner) || k.e.isStaff(owner) {
 				k.fail("%s cannot be the owner", owner)
+				return
+			}
+			if err := mailbox.CheckEnvelopeAddress(owner); err != nil {
+				k.fail("%v", err)
 				return
 			}
 			k.c.ThirdParty = owner
@@ -387,6 +392,10 @@ func (k *kwCtx) future(date string) bool {
 func (k *kwCtx) mail(kind MailKind, fill func(d *templates.Data)) {
 	if k.c.Reporter.Addr == "" {
 		k.fail("the case has no reporter address to write to")
+		return
+	}
+	if err := mailbox.CheckEnvelopeAddress(k.c.Reporter.Addr); err != nil {
+		k.fail("the reporter's address cannot be written to: %v", err)
 		return
 	}
 	d := k.e.caseData(k.c, k.rec)

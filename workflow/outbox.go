@@ -24,6 +24,9 @@ const (
 	retryCap    = 15 * time.Minute
 	giveUpAfter = 72 * time.Hour
 	outboxBatch = 64
+	// maxPassBackoff caps the wait after failed outbox passes, so the
+	// outbox resumes soon after the store can be written again.
+	maxPassBackoff = 2 * time.Minute
 )
 
 // RunOutbox sends due outbox mail until ctx is done. It sleeps until the
@@ -31,6 +34,7 @@ const (
 // start re-arms from the store, so mail queued before a crash goes out.
 func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 	log := e.log.With("component", "outbox")
+	failures := 0 // consecutive failed passes
 	for {
 		var next time.Time
 		wait := max(e.outboxHeld(), e.loginHold.left())
@@ -38,8 +42,14 @@ func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 			var err error
 			next, err = e.sendDue(ctx, s)
 			if err != nil && ctx.Err() == nil {
-				log.Error("outbox pass failed", "err", err)
-				next = e.opts().Now().Add(retryBase)
+				// A store that cannot be written (disk full) fails every
+				// pass: back off instead of retrying every few seconds.
+				failures++
+				retry := min(backoff(failures), maxPassBackoff)
+				log.Error("outbox pass failed", "err", err, "failures", failures, "retry_in", retry)
+				next = e.opts().Now().Add(retry)
+			} else if err == nil {
+				failures = 0
 			}
 			wait = time.Minute
 			if !next.IsZero() {

@@ -75,6 +75,9 @@ const (
 	EventMailQueued      EventType = "mail_queued"
 	EventMailFailed      EventType = "mail_failed"
 	EventErased          EventType = "erased"
+	// EventIngestFailed: processing the message failed; it was stored as
+	// is, with the error, and staff were told.
+	EventIngestFailed EventType = "ingest_failed"
 )
 
 // MailKind is the kind of an outgoing mail. Its value is also the name of

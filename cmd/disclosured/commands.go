@@ -205,6 +205,8 @@ func importCmd(ctx context.Context, args []string, s *session, e env) error {
 			switch {
 			case o.Duplicate:
 				what = "already imported"
+			case o.Failed:
+				what = "new case (processing failed; stored as is, staff told)"
 			case o.New:
 				what = "new case"
 			}

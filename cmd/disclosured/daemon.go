@@ -164,9 +164,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		if err != nil {
 			return fmt.Errorf("http.listen: %w", err)
 		}
-		health := metrics.HealthCheck(time.Now, intake.Connected,
+		checks := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
 			func() (time.Time, bool) { return workflow.OldestPending(db) }, maxOutboxAge, logins.check, engine.MailProblem)
+		// A failed store commit (disk full) is unhealthy from the first
+		// failure until a commit succeeds again.
+		health := func() error { return errors.Join(db.WriteHealth(), checks()) }
 		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
 		start("http", func(ctx context.Context) error {
 			go func() {
