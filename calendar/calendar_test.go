@@ -1,6 +1,7 @@
 package calendar
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -11,6 +12,14 @@ func TestAdd(t *testing.T) {
 		t.Fatal(err)
 	}
 	nlDefault := Options{Location: ams, Holidays: "nl"}
+	week := []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday}
+	sevenDays := Options{Location: ams, Holidays: "nl", Workdays: week}
+	allDay := Options{Location: ams, Holidays: "none", Workdays: week, Open: 0, Close: 24 * time.Hour}
+	jer, err := time.LoadLocation("Asia/Jerusalem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	israel := Options{Location: jer, Holidays: "none", Workdays: []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}}
 	withGoodFriday := Options{Location: ams, Holidays: "nl", GoodFriday: true}
 	closedNYE := Options{Location: ams, Holidays: "nl", ClosedDays: []string{"2026-12-31"}}
 	tests := []struct {
@@ -56,7 +65,22 @@ func TestAdd(t *testing.T) {
 		{"four-day week", Options{Location: ams, Holidays: "nl", Workdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday}}, "2026-11-19T16:00:00+01:00", "1wd", "2026-11-23T16:00:00+01:00"},
 		{"no holidays", Options{Location: ams, Holidays: "none"}, "2026-12-24T10:00:00+01:00", "1wd", "2026-12-25T10:00:00+01:00"},
 		{"utc input converted", nlDefault, "2026-11-20T15:00:00Z", "1wd", "2026-11-23T16:00:00+01:00"},
-		{"zero", nlDefault, "2026-11-21T12:00:00+01:00", "0wd", "2026-11-21T12:00:00+01:00"},
+		// Queen's Day before 2014, King's Day from 2014 (issue 13).
+		{"queens day 2013", nlDefault, "2013-04-29T10:00:00+02:00", "1wd", "2013-05-01T10:00:00+02:00"},
+		{"no kings day 2013", nlDefault, "2013-04-26T10:00:00+02:00", "1wd", "2013-04-29T10:00:00+02:00"},
+		{"queens day 2012 monday", nlDefault, "2012-04-27T10:00:00+02:00", "1wd", "2012-05-01T10:00:00+02:00"},
+		{"queens day on sunday 1978 moves to monday", nlDefault, "1978-04-28T10:00:00+02:00", "1wd", "1978-05-02T10:00:00+02:00"},
+		{"queens day on sunday 2006 moves to saturday", sevenDays, "2006-04-28T10:00:00+02:00", "1wd", "2006-04-30T10:00:00+02:00"},
+		{"no queens day before 1949", nlDefault, "1948-04-29T10:00:00+01:00", "1wd", "1948-04-30T10:00:00+01:00"},
+		{"kings day 2014 on saturday", sevenDays, "2014-04-25T10:00:00+02:00", "1wd", "2014-04-27T10:00:00+02:00"},
+		// Daylight saving on a working day: the hours are wall-clock hours.
+		{"dst sunday evening, seven-day week", sevenDays, "2026-03-29T18:00:00+02:00", "1wd", "2026-03-30T17:00:00+02:00"},
+		{"dst sunday morning, seven-day week", sevenDays, "2026-03-29T08:00:00+02:00", "1wd", "2026-03-29T17:00:00+02:00"},
+		{"fall back sunday, seven-day week", sevenDays, "2026-10-25T09:00:00+01:00", "2wd", "2026-10-26T17:00:00+01:00"},
+		{"dst friday in jerusalem", israel, "2026-03-26T12:00:00+02:00", "1wd", "2026-03-27T12:00:00+03:00"},
+		{"round the clock, one day", allDay, "2026-11-20T10:00:00+01:00", "1wd", "2026-11-21T10:00:00+01:00"},
+		{"round the clock from midnight", allDay, "2026-11-20T00:00:00+01:00", "1wd", "2026-11-21T00:00:00+01:00"},
+		{"upper bound", nlDefault, "2026-11-20T10:00:00+01:00", "36500d", "2126-10-27T10:00:00+01:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,12 +102,18 @@ func TestAdd(t *testing.T) {
 }
 
 func TestParseDuration(t *testing.T) {
-	for _, s := range []string{"", "3", "wd", "-1d", "3h", "1.5wd"} {
-		if _, err := ParseDuration(s); err == nil {
-			t.Errorf("ParseDuration(%q) succeeded, want error", s)
+	for _, tc := range []struct{ in, err string }{
+		{"", "want Nwd or Nd"}, {"3", "want Nwd or Nd"}, {"wd", "want Nwd or Nd"}, {"-1d", "want Nwd or Nd"},
+		{"3h", "want Nwd or Nd"}, {"1.5wd", "want Nwd or Nd"}, {"+3wd", "want Nwd or Nd"},
+		{"0wd", "N from 1 to 36500"}, {"0d", "N from 1 to 36500"},
+		{"320256wd", `duration "320256wd": at most 36500 days`}, {"400000wd", "at most 36500 days"},
+		{"36501d", "at most 36500 days"}, {"99999999999999999999wd", "want Nwd or Nd"},
+	} {
+		if _, err := ParseDuration(tc.in); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("ParseDuration(%q) = %v, want an error with %q", tc.in, err, tc.err)
 		}
 	}
-	for _, s := range []string{"1wd", "60d", "0wd"} {
+	for _, s := range []string{"1wd", "60d", "36500wd"} {
 		d, err := ParseDuration(s)
 		if err != nil || d.String() != s {
 			t.Errorf("ParseDuration(%q) = %v, %v", s, d, err)
@@ -107,6 +137,37 @@ func TestConcurrentUse(t *testing.T) {
 	for range 8 {
 		if got := <-done; !got.Equal(want) {
 			t.Errorf("concurrent Add = %s, want %s", got, want)
+		}
+	}
+}
+
+// TestWorkingTimeIsConsistent: Business measures what AddBusiness adds, on
+// days with and without a daylight-saving change.
+func TestWorkingTimeIsConsistent(t *testing.T) {
+	ams, _ := time.LoadLocation("Europe/Amsterdam")
+	week := []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday}
+	for _, o := range []Options{{Location: ams, Holidays: "nl"}, {Location: ams, Holidays: "nl", Workdays: week},
+		{Location: ams, Holidays: "none", Workdays: week, Close: 24 * time.Hour}} {
+		c, err := New(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, from := range []time.Time{time.Date(2026, 3, 27, 15, 0, 0, 0, ams), time.Date(2026, 10, 24, 23, 0, 0, 0, ams)} {
+			for _, worked := range []time.Duration{time.Hour, 8 * time.Hour, 30 * time.Hour, 100 * time.Hour} {
+				to := c.AddBusiness(from, worked)
+				if got := c.Business(from, to); got != worked {
+					t.Errorf("%+v: Business(%s, AddBusiness(.., %s) = %s) = %s", o.Workdays, from, worked, to, got)
+				}
+			}
+		}
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	for _, o := range []Options{{Open: 9 * time.Hour, Close: 25 * time.Hour}, {Open: 17 * time.Hour, Close: 9 * time.Hour},
+		{Workdays: []time.Weekday{}}} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) succeeded", o)
 		}
 	}
 }

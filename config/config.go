@@ -185,7 +185,7 @@ type HTTP struct {
 type SLA struct {
 	Timezone      string    `mapstructure:"timezone" yaml:"timezone"`
 	WorkingHours  string    `mapstructure:"working_hours" yaml:"working_hours"` // "09:00-17:00"
-	WorkingDays   string    `mapstructure:"working_days" yaml:"working_days"`   // "mon..fri" or "mon,tue,wed"
+	WorkingDays   DayList   `mapstructure:"working_days" yaml:"working_days"`   // "mon..fri", "mon,tue,wed" or a YAML list
 	Holidays      string    `mapstructure:"holidays" yaml:"holidays"`           // nl | none
 	ClosedDays    []string  `mapstructure:"closed_days" yaml:"closed_days"`     // YYYY-MM-DD
 	GoodFriday    bool      `mapstructure:"good_friday" yaml:"good_friday"`
@@ -314,6 +314,7 @@ func Load(path string, environ []string) (*Config, error) {
 	err = v.UnmarshalExact(c, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		durationHook,
 		sliceHook,
+		dayListHook,
 	)))
 	decodeErrs := decodeProblems(err)
 	errs = append(errs, decodeErrs...)
@@ -568,6 +569,30 @@ func durationHook(from, to reflect.Type, data any) (any, error) {
 
 // sliceHook turns a string into a list, split on commas: a YAML scalar
 // "staff@example.org" is a one-element list.
+// DayList is sla.working_days: days and ranges, written as one string
+// ("mon..fri", "mon,wed,fri") or as a YAML list ([mon, tue, wed]).
+type DayList string
+
+// dayListHook joins a YAML list of days into a DayList.
+func dayListHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeOf(DayList("")) || from.Kind() != reflect.Slice {
+		return data, nil
+	}
+	items, ok := data.([]any)
+	if !ok {
+		return data, nil
+	}
+	parts := make([]string, len(items))
+	for i, it := range items {
+		s, ok := it.(string)
+		if !ok {
+			return nil, fmt.Errorf("want day names like mon, got %v", it)
+		}
+		parts[i] = s
+	}
+	return strings.Join(parts, ","), nil
+}
+
 func sliceHook(from, to reflect.Type, data any) (any, error) {
 	if from.Kind() != reflect.String || to.Kind() != reflect.Slice {
 		return data, nil

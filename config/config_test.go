@@ -205,6 +205,10 @@ func TestLoadErrors(t *testing.T) {
 		{"liberation day", "sla.liberation_day", "sometimes", `sla.liberation_day: want always, lustrum or never, got "sometimes"`},
 		{"acknowledge", "sla.acknowledge", "3", `sla.acknowledge: want working days like 3wd or calendar days like 60d, got "3"`},
 		{"assess zero", "sla.assess", "0wd", `sla.assess: want working days like 3wd or calendar days like 60d, got "0wd"`},
+		{"resolve too long", "sla.resolve", "400000wd", `sla.resolve: want at most 36500 days, got "400000wd"`},
+		{"working hours past midnight", "sla.working_hours", "09:00-24:30", `sla.working_hours: want start before end, got "09:00-24:30"`},
+		{"working days list with a typo", "sla.working_days", []any{"mon", "tues"}, `sla.working_days: want a range like mon..fri or a list like mon,tue,wed, got "mon,tues"`},
+		{"working days list of numbers", "sla.working_days", []any{1, 2}, `sla.working_days: want day names like mon, got 1`},
 		{"progress", "sla.progress", "2w", `sla.progress: want working days like 3wd or calendar days like 60d, got "2w"`},
 		{"resolve", "sla.resolve", "60h", `sla.resolve: want working days like 3wd or calendar days like 60d, got "60h"`},
 		{"third party", "sla.third_party", "", `sla.third_party: want working days like 3wd or calendar days like 60d, got ""`},
@@ -247,6 +251,56 @@ func TestLoadErrors(t *testing.T) {
 			var errs Errors
 			if !errors.As(err, &errs) {
 				t.Errorf("error is %T, want Errors", err)
+			}
+		})
+	}
+}
+
+// TestLoadForms: the forms users write are accepted, enumerations in any
+// case (stored in the canonical one), working days as a YAML list.
+func TestLoadForms(t *testing.T) {
+	week := []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	tests := []struct {
+		name  string
+		set   map[string]any
+		check func(c *Config) bool
+	}{
+		{"working days list", map[string]any{"sla.working_days": []any{"mon", "tue", "wed", "thu", "fri"}},
+			func(c *Config) bool { return slices.Equal(c.WorkingDays(), week) }},
+		{"working days upper case range", map[string]any{"sla.working_days": "MON..FRI"},
+			func(c *Config) bool { return slices.Equal(c.WorkingDays(), week) }},
+		{"working days list of ranges", map[string]any{"sla.working_days": []any{"Mon..Wed", "fri"}},
+			func(c *Config) bool {
+				return slices.Equal(c.WorkingDays(), []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Friday})
+			}},
+		{"a range wraps past sunday", map[string]any{"sla.working_days": "fri..mon"},
+			func(c *Config) bool {
+				return slices.Equal(c.WorkingDays(), []time.Weekday{time.Sunday, time.Monday, time.Friday, time.Saturday})
+			}},
+		{"holidays NL", map[string]any{"sla.holidays": "NL"}, func(c *Config) bool { return c.SLA.Holidays == "nl" }},
+		{"liberation day Always", map[string]any{"sla.liberation_day": "Always"},
+			func(c *Config) bool { return c.SLA.LiberationDay == "always" }},
+		{"imap tls STARTTLS", map[string]any{"imap.tls": "STARTTLS"}, func(c *Config) bool { return c.IMAP.TLS == "starttls" }},
+		{"language NL", map[string]any{"organization.languages": []any{"en", "NL"}},
+			func(c *Config) bool { return slices.Equal(c.Organization.Languages, []string{"en", "nl"}) }},
+		{"log level INFO", map[string]any{"log.level": "INFO"}, func(c *Config) bool { return c.Log.Level == "info" }},
+		{"working hours to 24:00", map[string]any{"sla.working_hours": "00:00-24:00"},
+			func(c *Config) bool { o, cl := c.WorkingHours(); return o == 0 && cl == 24*time.Hour }},
+		{"the longest durations", map[string]any{"sla.resolve": "36500d", "sla.assess": "36500wd"},
+			func(c *Config) bool { return c.SLA.Resolve == "36500d" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := good()
+			for k, v := range tt.set {
+				set(tree, k, v)
+			}
+			c, err := Load(writeConfig(t, tree), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config %+v", c.SLA)
 			}
 		})
 	}

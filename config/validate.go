@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/mail"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,6 +23,12 @@ var (
 	currencyRE    = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
+// maxSLADays bounds N in an SLA duration Nwd or Nd: a hundred years. It
+// is calendar.MaxDays (config is a leaf and cannot import calendar; cmd's
+// TestSLABoundsAgree keeps the two equal), so the CLI's calendar add and
+// the config refuse the same durations, 0wd included.
+const maxSLADays = 36500
+
 // maxIdleRestart keeps IDLE below the 29-minute server timeout of
 // RFC 9051 section 6.3.13 (RFC 2177: clients re-issue IDLE at least every
 // 29 minutes).
@@ -33,7 +40,12 @@ var weekdays = map[string]time.Weekday{
 }
 
 // checker collects problems in the order they are found.
-type checker struct{ errs Errors }
+type checker struct {
+	errs Errors
+	// canon are enumeration values written in another case, by key, with
+	// the spelling they are stored as once Validate is done.
+	canon map[string]string
+}
 
 func (ch *checker) add(key, format string, args ...any) {
 	ch.errs = append(ch.errs, &KeyError{Key: key, Msg: fmt.Sprintf(format, args...)})
@@ -47,9 +59,20 @@ func (ch *checker) required(key, v string) bool {
 	return true
 }
 
+// oneOf checks an enumeration. Case does not matter (NL, Always and
+// STARTTLS are as good as nl, always and starttls); Validate stores the
+// value in the case of allowed.
 func (ch *checker) oneOf(key, v string, allowed ...string) {
-	if slices.Contains(allowed, v) {
-		return
+	for _, a := range allowed {
+		if strings.EqualFold(strings.TrimSpace(v), a) {
+			if v != a {
+				if ch.canon == nil {
+					ch.canon = map[string]string{}
+				}
+				ch.canon[key] = a
+			}
+			return
+		}
 	}
 	want := allowed[0]
 	if n := len(allowed); n > 1 {
@@ -236,7 +259,45 @@ func (c *Config) Validate() error {
 	if len(ch.errs) > 0 {
 		return ch.errs
 	}
+	for key, v := range ch.canon {
+		setString(reflect.ValueOf(c).Elem(), key, v)
+	}
 	return nil
+}
+
+// setString sets the string at key ("sla.holidays", "organization.languages[1]")
+// in the config struct v, found by its mapstructure tags.
+func setString(v reflect.Value, key, val string) {
+	for _, part := range strings.Split(key, ".") {
+		name, idx, indexed := strings.Cut(strings.TrimSuffix(part, "]"), "[")
+		f, ok := fieldByTag(v, name)
+		if !ok {
+			return
+		}
+		v = f
+		if indexed {
+			i, err := strconv.Atoi(idx)
+			if err != nil || v.Kind() != reflect.Slice || i >= v.Len() {
+				return
+			}
+			v = v.Index(i)
+		}
+	}
+	if v.Kind() == reflect.String && v.CanSet() {
+		v.SetString(val)
+	}
+}
+
+func fieldByTag(v reflect.Value, tag string) (reflect.Value, bool) {
+	if v.Kind() != reflect.Struct {
+		return reflect.Value{}, false
+	}
+	for i := range v.NumField() {
+		if name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("mapstructure"), ","); name == tag {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 func (c *Config) validateSLA(ch *checker) {
@@ -264,7 +325,7 @@ func (c *Config) validateSLA(ch *checker) {
 		}
 	}
 
-	if days, ok := parseWeekdays(s.WorkingDays); ok {
+	if days, ok := parseWeekdays(string(s.WorkingDays)); ok {
 		c.workingDays = days
 	} else {
 		ch.add("sla.working_days", "want a range like mon..fri or a list like mon,tue,wed, got %q", s.WorkingDays)
@@ -295,6 +356,8 @@ func (c *Config) validateSLA(ch *checker) {
 	} {
 		if !slaDurationRE.MatchString(t.v) {
 			ch.add(t.key, "want working days like 3wd or calendar days like 60d, got %q", t.v)
+		} else if n, err := strconv.Atoi(strings.TrimRight(t.v, "wd")); err != nil || n > maxSLADays {
+			ch.add(t.key, "want at most %d days, got %q", maxSLADays, t.v)
 		}
 	}
 
@@ -315,13 +378,19 @@ func (c *Config) validateSLA(ch *checker) {
 	}
 }
 
-// parseWeekdays parses "mon..fri" (a range, which may wrap around the week,
-// e.g. "sun..thu") or "mon,tue,wed". The result is in week order from
-// Sunday, without duplicates.
+// parseWeekdays parses a list of days and ranges, separated by commas:
+// "mon..fri", "mon,tue,wed", "mon..wed,fri", in any case. A range runs
+// forward through the week and may wrap past Sunday: "sun..thu" is a
+// Sunday-to-Thursday week and "fri..mon" is Friday, Saturday, Sunday and
+// Monday. The result is in week order from Sunday, without duplicates.
 func parseWeekdays(s string) ([]time.Weekday, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
 	var set [7]bool
-	if from, to, ok := strings.Cut(s, ".."); ok {
+	for _, item := range strings.Split(strings.ToLower(s), ",") {
+		item = strings.TrimSpace(item)
+		from, to, isRange := strings.Cut(item, "..")
+		if !isRange {
+			to = from
+		}
 		a, aok := weekdays[strings.TrimSpace(from)]
 		b, bok := weekdays[strings.TrimSpace(to)]
 		if !aok || !bok {
@@ -332,14 +401,6 @@ func parseWeekdays(s string) ([]time.Weekday, bool) {
 			if d == b {
 				break
 			}
-		}
-	} else {
-		for _, name := range strings.Split(s, ",") {
-			d, ok := weekdays[strings.TrimSpace(name)]
-			if !ok {
-				return nil, false
-			}
-			set[d] = true
 		}
 	}
 	var out []time.Weekday
