@@ -7,7 +7,7 @@ DESTDIR ?=
 FUZZTIME ?= 20s
 
 # Packages that may import no disclosured/ package (STYLE.md: leaves).
-LEAVES := store mailbox parser templates calendar config devmail control metrics
+LEAVES := store mailbox parser templates calendar config devmail control metrics redact
 
 .PHONY: all build run test lint fuzz bench install clean help verify-unit
 
@@ -45,13 +45,16 @@ lint:
 	exit $$fail
 	$(GO) mod tidy -diff
 
-# Short runs of every Fuzz target in parser/ (one target per go test -fuzz).
+# Short runs of every Fuzz target in FUZZPKGS (one target per go test -fuzz).
+FUZZPKGS ?= parser redact
 fuzz:
-	@targets=$$(grep -ho '^func Fuzz[A-Za-z0-9_]*' parser/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \
-	if [ -z "$$targets" ]; then echo "no fuzz targets in parser/"; exit 0; fi; \
-	for f in $$targets; do \
-	  echo "fuzz $$f ($(FUZZTIME))"; \
-	  $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./parser || exit 1; \
+	@for p in $(FUZZPKGS); do \
+	  targets=$$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$p/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); \
+	  if [ -z "$$targets" ]; then echo "no fuzz targets in $$p/"; continue; fi; \
+	  for f in $$targets; do \
+	    echo "fuzz $$p $$f ($(FUZZTIME))"; \
+	    $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./$$p || exit 1; \
+	  done; \
 	done
 
 # The benchmark of issue 7, described in BENCHMARKS.md: the Go benchmarks of
