@@ -489,7 +489,7 @@ var hostRE = regexp.MustCompile(`(?i)(?:[a-z][a-z0-9+.-]*://|www\.)([\p{L}\p{N}.
 // and in IDNA form if it has one.
 func (r *redactor) domains(s string) string {
 	for _, d := range r.doms {
-		re := regexp.MustCompile(`(?i)(^|[^\p{L}\p{N}-])((?:[\p{L}\p{N}-]+(?:\.|%2e))*` + encodedPattern(d) + `)($|[^\p{L}\p{N}-])`)
+		re := regexp.MustCompile(`(?i)(^|[^\p{L}\p{N}-]|%[0-9a-f]{2})((?:[\p{L}\p{N}-]+(?:\.|%2e))*` + encodedPattern(d) + `)($|[^\p{L}\p{N}-])`)
 		for range 3 { // adjacent mentions share a boundary
 			next := re.ReplaceAllStringFunc(s, func(m string) string {
 				sub := re.FindStringSubmatch(m)
