@@ -105,6 +105,13 @@ const (
 	PhContact   = "[contact details]"
 )
 
+// maxTerms and maxTerm bound the identifying strings, so the patterns
+// built from them stay small.
+const (
+	maxTerms = 64
+	maxTerm  = 254
+)
+
 // MaxInput bounds the text Text works on; the rest is cut (and counted),
 // so hostile input cannot make redaction slow. Every pattern here runs in
 // linear time (RE2).
@@ -197,7 +204,10 @@ type redactor struct {
 
 func (r *redactor) identity(id Identity) {
 	for _, a := range id.Addrs {
-		a = strings.TrimSpace(a)
+		a = strings.TrimSpace(clean(a))
+		if len(a) > maxTerm {
+			continue
+		}
 		at := strings.LastIndexByte(a, '@')
 		if at <= 0 || at == len(a)-1 {
 			continue
@@ -223,10 +233,11 @@ func (r *redactor) identity(id Identity) {
 
 // addName adds a name and its words of three letters or more.
 func (r *redactor) addName(n string) {
-	n = strings.TrimSpace(strings.Trim(n, `"'`))
-	if utf8.RuneCountInString(n) < 2 {
+	n = strings.TrimSpace(strings.Trim(clean(n), `"'`))
+	if utf8.RuneCountInString(n) < 2 || len(r.names) >= maxTerms {
 		return
 	}
+	n = truncate(n, maxTerm)
 	r.names = append(r.names, n)
 	for _, w := range strings.FieldsFunc(n, func(c rune) bool {
 		return unicode.IsSpace(c) || c == ',' || c == '.' || c == '"' || c == '\'' || c == '(' || c == ')' || c == '<' || c == '>'
@@ -238,7 +249,10 @@ func (r *redactor) addName(n string) {
 }
 
 func (r *redactor) addDomain(d string) {
-	d = strings.ToLower(strings.Trim(strings.TrimSpace(d), ".[]"))
+	d = strings.ToLower(strings.Trim(strings.TrimSpace(clean(d)), ".[]"))
+	if len(d) > maxTerm || len(r.doms) >= maxTerms {
+		return
+	}
 	d = strings.TrimPrefix(d, "www.")
 	if !strings.Contains(d, ".") || len(d) < 4 {
 		return
