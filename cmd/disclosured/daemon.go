@@ -135,7 +135,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		health := metrics.HealthCheck(time.Now, intake.Connected,
 			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
 			func() (time.Time, bool) { return oldestPending(db) }, maxOutboxAge)
-		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
+		srv, hl := metrics.NewServer(metrics.Handler(reg, health), hl, metrics.ServerOptions{})
 		start("http", func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()
