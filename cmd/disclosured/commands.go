@@ -36,6 +36,9 @@ func cmdCheckConfig(args []string, e env) error {
 	if err := cfg.Print(e.stdout); err != nil {
 		return fmt.Errorf("print config: %w", err)
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(e.stderr, "warning: "+w)
+	}
 	fmt.Fprintln(e.stderr, "config OK")
 	return nil
 }

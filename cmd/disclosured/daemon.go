@@ -56,6 +56,9 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 	if cfg.Staff.Auth == "none" {
 		log.Warn("staff.auth is none: staff commands are not authenticated; use this only in tests")
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	reg := prometheus.NewRegistry()
 	var m *metrics.Metrics
 	obs := workflow.Observer{

@@ -263,6 +263,22 @@ func TestCheckConfigMasksSecrets(t *testing.T) {
 	}
 }
 
+// TestCheckConfigWarnsAboutCleartext: tls none is fine to loopback, and
+// warned about to any other host.
+func TestCheckConfigWarnsAboutCleartext(t *testing.T) {
+	ms := mailSystem(t)
+	cfg := writeConfig(t, ms, "")
+	if _, stderr, code := cli(t, "check-config", "-c", cfg); code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("loopback, tls none (exit %d): %s", code, stderr)
+	}
+	good, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(good), "address: "+ms.SMTPAddr(), "address: 192.0.2.25:25", 1)), 0o600)
+	_, stderr, code := cli(t, "check-config", "-c", cfg)
+	if code != 0 || !strings.Contains(stderr, "warning: smtp.tls is none but smtp.address 192.0.2.25:25 is not a loopback address") {
+		t.Errorf("remote, tls none (exit %d): %s", code, stderr)
+	}
+}
+
 func TestCalendarAdd(t *testing.T) {
 	ms := mailSystem(t)
 	cfg := writeConfig(t, ms, "")
