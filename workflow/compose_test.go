@@ -44,3 +44,21 @@ func TestOwnThreadingHeadersAreASCII(t *testing.T) {
 		t.Errorf("the good Message-ID is not answered")
 	}
 }
+
+// TestLookalikeStaffAddressIsNotStaff: ſtaff@example.test (U+017F, which
+// Unicode case folding turns into "s") cannot command a case.
+func TestLookalikeStaffAddressIsNotStaff(t *testing.T) {
+	f := newFixture(t)
+	f.e.opts().StaffAuth = "none"
+	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
+	before := f.show(t, id)
+	raw := strings.Replace(string(staffMail(id, "#reward 500 #close", "", "")), "<"+staffAddr+">", "<\u017Ftaff@example.test>", 1)
+	if !strings.Contains(raw, "\u017Ftaff@") {
+		t.Fatal("fixture: sender not replaced")
+	}
+	f.ingest(t, []byte(raw))
+	after := f.show(t, id)
+	if after.State != before.State || after.Reward != nil {
+		t.Errorf("the look-alike address commanded the case: state %s -> %s, reward %v", before.State, after.State, after.Reward)
+	}
+}
