@@ -200,6 +200,9 @@ type redactor struct {
 	// reporter's addresses; doms their domains (lowercase ASCII or
 	// Unicode as written).
 	names, addrs, doms []string
+	// nameWords are the lowercased words of the names given (display
+	// name, terms, names found in the text), not of local parts.
+	nameWords map[string]bool
 }
 
 func (r *redactor) identity(id Identity) {
@@ -239,11 +242,15 @@ func (r *redactor) addName(n string) {
 	}
 	n = truncate(n, maxTerm)
 	r.names = append(r.names, n)
+	if r.nameWords == nil {
+		r.nameWords = map[string]bool{}
+	}
 	for _, w := range strings.FieldsFunc(n, func(c rune) bool {
 		return unicode.IsSpace(c) || c == ',' || c == '.' || c == '"' || c == '\'' || c == '(' || c == ')' || c == '<' || c == '>'
 	}) {
 		if utf8.RuneCountInString(w) >= 3 {
 			r.names = append(r.names, w)
+			r.nameWords[strings.ToLower(w)] = true
 		}
 	}
 }
@@ -320,13 +327,21 @@ func (r *redactor) signature(s string) string {
 			break
 		}
 	}
+	sigStart := cut + 1
+	if cut < 0 {
+		// No delimiter and no sign-off: a short line near the end that
+		// starts with the reporter's name ("Ada Lovelace · Engine Works",
+		// an HTML footer) begins the signature.
+		cut = r.nameLine(lines)
+		sigStart = cut
+	}
 	if cut < 0 {
 		return s
 	}
 	// What the signature says about the reporter is redacted in the rest
 	// too: the name line right after the sign-off, the domains of URLs
 	// and addresses, the handles.
-	sig := lines[cut+1:]
+	sig := lines[sigStart:]
 	named := false
 	for _, l := range sig {
 		t := strings.TrimSpace(l)
@@ -354,6 +369,36 @@ func (r *redactor) signature(s string) string {
 	}
 	r.removed["signature block"]++
 	return strings.Join(lines[:cut], "\n") + "\n" + sentinel(PhSignature) + "\n"
+}
+
+// nameLine returns the first line among the last maxSignatureLines
+// non-empty ones that is short and starts with a word of the reporter's
+// name, or -1.
+func (r *redactor) nameLine(lines []string) int {
+	rest := 0
+	start := len(lines)
+	for start > 0 && rest < maxSignatureLines {
+		start--
+		if strings.TrimSpace(lines[start]) != "" {
+			rest++
+		}
+	}
+	// Never the first line: a one-line report is not a signature.
+	first := 0
+	for first < len(lines) && strings.TrimSpace(lines[first]) == "" {
+		first++
+	}
+	for i := max(start, first+1); i < len(lines); i++ {
+		t := strings.TrimSpace(lines[i])
+		if t == "" || utf8.RuneCountInString(t) > 80 {
+			continue
+		}
+		w := strings.FieldsFunc(t, func(c rune) bool { return !unicode.IsLetter(c) && c != '-' && c != '\'' })
+		if len(w) > 0 && r.isNameWord(w[0]) {
+			return i
+		}
+	}
+	return -1
 }
 
 // looksLikeName: a short line of words that starts with a letter, with no
@@ -432,6 +477,13 @@ func stripScheme(u string) string {
 		return u[i+3:]
 	}
 	return u
+}
+
+// isNameWord reports whether s is a word of the reporter's display name
+// or of the other names given (not of their address's local part).
+func (r *redactor) isNameWord(s string) bool {
+	k := strings.ToLower(s)
+	return r.nameWords[k] && !stopWords[k]
 }
 
 func (r *redactor) isWord(s string) bool {

@@ -138,3 +138,19 @@ func FuzzText(f *testing.F) {
 		Terms(text, id)
 	})
 }
+
+// TestNameLineStartsSignature: without "-- " or a sign-off, a short line
+// near the end that starts with the reporter's name begins the signature
+// (as an HTML footer converted to text does).
+func TestNameLineStartsSignature(t *testing.T) {
+	in := "The bucket is open.\nSteps: list it.\n\nAda Lovelace · Quartz Research · Amsterdam\nhttps://quartz-research.example"
+	r := Text(in, ada)
+	if strings.Contains(r.Text, "Quartz") || strings.Contains(r.Text, "Amsterdam") || !strings.Contains(r.Text, "Steps: list it.") {
+		t.Errorf("got %q", r.Text)
+	}
+	// A sentence is not a name line.
+	long := "The bucket is open.\nAda found that " + strings.Repeat("the listing shows every invoice ", 4) + "today."
+	if r := Text(long, ada); !strings.Contains(r.Text, "every invoice") {
+		t.Errorf("a long line was cut: %q", r.Text)
+	}
+}
