@@ -22,6 +22,7 @@ const erased = "[erased]"
 // deadlines. Pending mail of the case is cancelled. The store is compacted
 // afterwards, so the erased bytes are gone from the file too.
 func (e *Engine) Erase(id string, now time.Time) error {
+	e = e.pin()
 	err := e.db.Update(func(tx *store.Tx) error {
 		c, err := tx.Case(id)
 		if err != nil {
@@ -160,7 +161,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 		c.Consents[i].Value = ""
 	}
 	c.ErasedAt = &now
-	if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: "erased"}); err != nil {
+	if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventErased)}); err != nil {
 		return err
 	}
 	return e.putCase(tx, c)
@@ -183,8 +184,8 @@ func senders(msgs []store.Message, e *Engine) []string {
 // arguments only for keywords whose arguments are policy (a severity, an
 // amount, a date), never free text or a name.
 var (
-	safeDetailEvents = map[string]bool{"state": true, "timer_met": true, "timer_breached": true,
-		"timer_reminder": true, "status_update": true, "opened": true, "timers_resumed": true}
+	safeDetailEvents = map[EventType]bool{EventState: true, EventTimerMet: true, EventTimerBreached: true,
+		EventTimerReminder: true, EventStatusUpdate: true, EventOpened: true, EventTimersResumed: true}
 	safeCommandArgs = map[string]bool{"#assess": true, "#reward": true, "#publish": true, "#nopublish": true,
 		"#close": true, "#reopen": true, "#progress": true, "#resolved": true, "#nocredit": true,
 		"#duplicate": true, "#reject": true}
@@ -192,15 +193,15 @@ var (
 
 func erasedDetail(ev *store.Event) string {
 	switch {
-	case ev.Detail == "" || safeDetailEvents[ev.Type]:
+	case ev.Detail == "" || safeDetailEvents[EventType(ev.Type)]:
 		return ev.Detail
-	case ev.Type == "command":
+	case ev.Type == string(EventCommand):
 		kw, _, _ := strings.Cut(ev.Detail, " ")
 		if safeCommandArgs[kw] {
 			return ev.Detail
 		}
 		return kw
-	case ev.Type == "mail_queued":
+	case ev.Type == string(EventMailQueued):
 		kind, _, _ := strings.Cut(ev.Detail, " ")
 		return kind
 	}
@@ -224,6 +225,7 @@ func erasedError(s string) string {
 // Retain erases the personal data of cases closed (or rejected or
 // duplicate) longer than age ago, and compacts once if any was erased.
 func (e *Engine) Retain(age time.Duration, now time.Time) (int, error) {
+	e = e.pin()
 	if age <= 0 {
 		return 0, nil
 	}
@@ -234,7 +236,7 @@ func (e *Engine) Retain(age time.Duration, now time.Time) (int, error) {
 			return err
 		}
 		for _, c := range cases {
-			if c.ErasedAt != nil || e.running(c) || c.State == StateResolved || now.Sub(c.UpdatedAt) < age {
+			if c.ErasedAt != nil || e.running(c) || stateOf(c) == StateResolved || now.Sub(c.UpdatedAt) < age {
 				continue
 			}
 			if err := e.erase(tx, c, now); err != nil {
