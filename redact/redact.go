@@ -48,6 +48,10 @@ type Identity struct {
 	// Terms are further strings that identify the reporter (a credit
 	// line, a handle); each is removed as a whole word.
 	Terms []string
+	// Exact are strings removed wherever they occur, as written but in
+	// any case: what Text found and removed from the report (its
+	// Result.Found), to be removed from other text about it.
+	Exact []string
 }
 
 // Result is redacted text and what was removed from it.
@@ -56,6 +60,9 @@ type Result struct {
 	// Removed counts removals by kind ("phone number", "e-mail address",
 	// "signature block", ...).
 	Removed map[string]int
+	// Found lists the contact details removed (addresses, numbers,
+	// handles, profile URLs), for Identity.Exact.
+	Found []string
 }
 
 // Summary lists the removals for people, e.g. "2 phone numbers, 1
@@ -127,6 +134,7 @@ func Text(text string, id Identity) Result {
 	}
 	text = strings.ReplaceAll(text, "\r\n", "\n")
 	r.identity(id)
+	text = r.exact(text, id.Exact)
 	text = r.vcards(text)
 	text = r.signature(text)
 	text = r.profiles(text)
@@ -136,23 +144,7 @@ func Text(text string, id Identity) Result {
 	text = r.labelled(text)
 	text = r.phones(text)
 	text = r.words(text)
-	return Result{Text: strings.TrimSpace(expand(text)), Removed: r.removed}
-}
-
-// Terms redacts only what identifies id (names, addresses, domains,
-// handles), not every phone number or address: for text written by staff,
-// whose own contact details may stay.
-func Terms(text string, id Identity) Result {
-	r := &redactor{removed: map[string]int{}}
-	text = clean(text)
-	if len(text) > MaxInput {
-		text = truncate(text, MaxInput)
-	}
-	r.identity(id)
-	text = r.ownAddrs(text)
-	text = r.domains(text)
-	text = r.words(text)
-	return Result{Text: expand(text), Removed: r.removed}
+	return Result{Text: strings.TrimSpace(expand(text)), Removed: r.removed, Found: r.found}
 }
 
 // While redacting, each placeholder stands in the text as a sentinel of
@@ -200,6 +192,8 @@ type redactor struct {
 	// reporter's addresses; doms their domains (lowercase ASCII or
 	// Unicode as written).
 	names, addrs, doms []string
+	// found are the contact details removed, in order.
+	found []string
 	// nameWords are the lowercased words of the names given (display
 	// name, terms, names found in the text), not of local parts.
 	nameWords map[string]bool
@@ -468,6 +462,7 @@ func (r *redactor) profiles(s string) string {
 			r.addName(h)
 		}
 		r.removed["social profile"]++
+		r.found = append(r.found, m)
 		return sentinel(PhProfile)
 	})
 }
@@ -518,8 +513,25 @@ func (r *redactor) emails(s string) string {
 			return m
 		}
 		r.removed["e-mail address"]++
+		r.found = append(r.found, m)
 		return sentinel(PhEmail)
 	})
+}
+
+// exact removes each of xs wherever it occurs, in any case.
+func (r *redactor) exact(s string, xs []string) string {
+	for _, x := range xs {
+		x = strings.TrimSpace(clean(x))
+		if utf8.RuneCountInString(x) < 4 || len(x) > maxTerm {
+			continue
+		}
+		re := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(x))
+		s = re.ReplaceAllStringFunc(s, func(string) string {
+			r.removed["contact detail"]++
+			return sentinel(PhContact)
+		})
+	}
+	return s
 }
 
 // ownAddrs removes only the reporter's addresses, in any case.
@@ -543,6 +555,7 @@ func (r *redactor) handles(s string) string {
 		sub := handleRE.FindStringSubmatch(m)
 		r.addName(sub[2])
 		r.removed["social handle"]++
+		r.found = append(r.found, strings.TrimPrefix(m, sub[1]))
 		return sub[1] + sentinel(PhHandle)
 	})
 }
@@ -601,6 +614,7 @@ func (r *redactor) labelled(s string) string {
 	return labelRE.ReplaceAllStringFunc(s, func(m string) string {
 		sub := labelRE.FindStringSubmatch(m)
 		r.removed["contact detail"]++
+		r.found = append(r.found, strings.TrimSpace(sub[2]))
 		return sub[1] + ": " + sentinel(PhContact)
 	})
 }
@@ -624,6 +638,7 @@ func (r *redactor) phones(s string) string {
 				return m
 			}
 			r.removed["phone number"]++
+			r.found = append(r.found, sub[2])
 			return sub[1] + sentinel(PhPhone) + sub[3]
 		})
 		if next == s {

@@ -21,7 +21,8 @@ const htmlOnlyWithheld = "(The report was written in HTML only. Its text is with
 // ownerData is the template data of the mail to a third-party owner
 // (#thirdparty), made from the case's first message: unless the reporter
 // consented to sharing, with the reporter's identity removed by redact
-// (name, addresses, domains, handles, phone numbers, the signature),
+// (name, addresses, domains, handles, phone numbers, the signature; also
+// from the staff message that goes with it),
 // attachment names withheld and contact cards (vCard) left out
 // altogether. It also returns what was removed, for staff.
 //
@@ -86,7 +87,12 @@ func (e *Engine) ownerData(tx *store.Tx, c *store.Case, first *store.Message, ms
 	if s := r.Summary(); s != "" {
 		removed = append(removed, "from the report: "+s)
 	}
-	if m := redact.Terms(msg, id); m.Summary() != "" {
+	// Staff's message goes through the same redaction: they may have
+	// pasted the reporter's details, and when in doubt we redact (their
+	// own number too; the Done mail says so). What was just removed from
+	// the report goes wherever it appears.
+	id.Exact = r.Found
+	if m := redact.Text(msg, id); m.Summary() != "" {
 		d.Message = m.Text
 		removed = append(removed, "from your message: "+m.Summary())
 	}

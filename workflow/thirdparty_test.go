@@ -83,7 +83,7 @@ func TestThirdPartyOwnerMailCarriesNoIdentity(t *testing.T) {
 			f.e.opts().StaffAuth = "none"
 			id := f.ingest(t, []byte(tt.raw)).CaseID
 			_, mark := f.sentSince(t, 0)
-			f.ingest(t, staffMail(id, "#thirdparty security@partner.example.net", "Your system; the finder is Zenobia.", ""))
+			f.ingest(t, staffMail(id, "#thirdparty security@partner.example.net", "Your system; the finder is Zenobia (+31 6 1234 5678, @zqhax).", ""))
 			got, _ := f.sentSince(t, mark)
 			var owner, done *sunk
 			for i := range got {
