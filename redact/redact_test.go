@@ -155,3 +155,14 @@ func TestFoundFeedsExact(t *testing.T) {
 		t.Errorf("got %q (found %q)", m.Text, r.Found)
 	}
 }
+
+// BenchmarkText redacts a 256 KiB report of mixed technical text and
+// contact details.
+func BenchmarkText(b *testing.B) {
+	line := "GET https://partner.example.net/api?id=1234567890 from 192.0.2.7; Ada at +31 6 1234 5678 or ada@lovelace-labs.example @adal\n"
+	text := strings.Repeat(line, (256<<10)/len(line))
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Text(text, ada)
+	}
+}
