@@ -46,7 +46,14 @@ func (e *Engine) ownerData(tx *store.Tx, c *store.Case, first *store.Message, ms
 			id.Terms = append(id.Terms, cs.Value)
 		}
 	}
-	if raw, err := tx.Raw(first.Key); err == nil {
+	raw, err := tx.Raw(first.Key)
+	if err != nil && strings.TrimSpace(text) != "" {
+		// Without the raw message there is no telling whether the text
+		// came from HTML.
+		text = htmlOnlyWithheld
+		removed = append(removed, "the report's text (its raw message is not in the store)")
+	}
+	if err == nil {
 		p := parser.Parse(raw, parser.Limits{})
 		for _, a := range p.ReplyTo {
 			id.Addrs = append(id.Addrs, a.Addr)
