@@ -103,7 +103,7 @@ func (c *Config) MailProvider() (name, from string) { return c.providerName, c.p
 // Warnings lists combinations that are valid but likely to fail or to stop
 // working, one line each; check-config prints them and run logs them.
 func (c *Config) Warnings() []string {
-	var w []string
+	w := c.tlsWarnings()
 	smtpHost, imapHost := hostOf(c.SMTP.Address), hostOf(c.IMAP.Address)
 	if c.SMTP.Auth == "password" && slices.Contains(microsoftSMTPHosts, smtpHost) {
 		w = append(w, "smtp.auth: Exchange Online turns SMTP AUTH with a password off (new tenants never had it; existing ones lose it at the end of December 2026); use smtp.auth: oauth2")
@@ -235,12 +235,4 @@ func (c *Config) validateLogin(ch *checker) {
 		}
 	}
 	ch.oneOf("oauth2.mechanism", o.Mechanism, "xoauth2", "oauthbearer")
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -95,8 +95,15 @@ type Handler func(ctx context.Context, req Request, stdout, stderr io.Writer) (e
 var ErrNoDaemon = errors.New("no daemon listening")
 
 // MaxRequestSize is the largest encoded request (JSON, so file contents
-// count about 4/3 of their size) either side accepts.
-const MaxRequestSize = 256 << 20
+// count about 4/3 of their size) either side accepts. The daemon reads a
+// request as its bytes arrive, never allocating what the header merely
+// announces, so a stalled or lying client costs little; larger imports
+// run with the daemon stopped, on the store directly.
+const MaxRequestSize = 64 << 20
+
+// MaxConns bounds the connections the daemon serves at once; one more is
+// answered with an error and closed.
+const MaxConns = 16
 
 // ShutdownGrace bounds how long Serve waits for in-flight requests after
 // its context is cancelled.
@@ -257,8 +264,16 @@ func serve(ctx context.Context, ln net.Listener, h Handler, log *slog.Logger, gr
 		}
 		backoff = 0
 		mu.Lock()
-		conns[c] = struct{}{}
+		full := len(conns) >= MaxConns
+		if !full {
+			conns[c] = struct{}{}
+		}
 		mu.Unlock()
+		if full {
+			log.Warn("too many control connections, refused one", "max", MaxConns)
+			go refuse(c, fmt.Sprintf("disclosured: control socket: more than %d connections at once, try again\n", MaxConns))
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -288,6 +303,16 @@ func serve(ctx context.Context, ln net.Listener, h Handler, log *slog.Logger, gr
 		log.Warn("requests still running at shutdown, cancelled them", "count", n, "grace", grace)
 	}
 	return acceptErr
+}
+
+// refuse answers a connection with an error and exit code 1, within a
+// short deadline, without reading its request.
+func refuse(c net.Conn, msg string) {
+	defer c.Close()
+	c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	fw := &frameWriter{c: c}
+	fmt.Fprint(&streamWriter{fw: fw, kind: kindStderr}, msg)
+	fw.exit(1)
 }
 
 // serveConn handles one connection: peer check, request, handler, exit
@@ -361,14 +386,15 @@ func readRequest(r io.Reader) (Request, error) {
 	}
 	n := binary.BigEndian.Uint32(hdr[4:])
 	if n > MaxRequestSize {
-		return Request{}, fmt.Errorf("request of %d bytes exceeds the limit of %d", n, MaxRequestSize)
+		return Request{}, fmt.Errorf("request of %d bytes exceeds the limit of %d bytes (stop the daemon to import larger files)", n, MaxRequestSize)
 	}
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
+	// Grow with what arrives, not with what the header announces.
+	var buf bytes.Buffer
+	if _, err := io.CopyN(&buf, r, int64(n)); err != nil {
 		return Request{}, fmt.Errorf("read request: %w", err)
 	}
 	var req Request
-	if err := json.Unmarshal(buf, &req); err != nil {
+	if err := json.Unmarshal(buf.Bytes(), &req); err != nil {
 		return Request{}, fmt.Errorf("decode request: %w", err)
 	}
 	return req, nil
@@ -443,14 +469,14 @@ func Call(ctx context.Context, path string, req Request, stdout, stderr io.Write
 		est += base64.StdEncoding.EncodedLen(len(f.Data))
 	}
 	if est > MaxRequestSize {
-		return 0, fmt.Errorf("control request of more than %d bytes exceeds the limit of %d", est, MaxRequestSize)
+		return 0, fmt.Errorf("control request of more than %d bytes exceeds the limit of %d bytes (stop the daemon to import larger files)", est, MaxRequestSize)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return 0, fmt.Errorf("encode control request: %w", err)
 	}
 	if len(body) > MaxRequestSize {
-		return 0, fmt.Errorf("control request of %d bytes exceeds the limit of %d", len(body), MaxRequestSize)
+		return 0, fmt.Errorf("control request of %d bytes exceeds the limit of %d bytes (stop the daemon to import larger files)", len(body), MaxRequestSize)
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)

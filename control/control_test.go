@@ -513,3 +513,76 @@ func TestCallReadsRefusal(t *testing.T) {
 		t.Errorf("Call = %d, %v, stderr %q", exit, err, errb.String())
 	}
 }
+
+// TestAnnouncedSizeIsNotBuffered: a header announcing 256 MiB is refused
+// at once with a clear error, and stalled requests announcing the largest
+// allowed size cost the daemon almost nothing, since it grows the buffer
+// only with the bytes that arrive.
+func TestAnnouncedSizeIsNotBuffered(t *testing.T) {
+	path, _ := server(t, func(context.Context, Request, io.Writer, io.Writer) int { return 0 }, time.Second)
+	header := func(n uint32) []byte {
+		b := append([]byte{}, magic[:]...)
+		return binary.BigEndian.AppendUint32(b, n)
+	}
+
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(header(256 << 20))
+	var errb bytes.Buffer
+	if exit, err := readResponse(c, io.Discard, &errb); err != nil || exit != 1 ||
+		!strings.Contains(errb.String(), "request of 268435456 bytes exceeds the limit of 67108864 bytes") {
+		t.Errorf("256 MiB announced: exit %d, err %v, stderr %q", exit, err, errb.String())
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const stalled = 8
+	for range stalled {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write(append(header(MaxRequestSize), `{"args":[`...))
+	}
+	// Let the server read the headers: one more request must still be
+	// answered while the stalled ones wait.
+	if _, _, exit := call(t, path, Request{Args: []string{"x"}}); exit != 0 {
+		t.Fatalf("exit %d beside stalled requests", exit)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Errorf("%d stalled requests announcing %d bytes each allocated %d bytes", stalled, MaxRequestSize, grew)
+	}
+}
+
+// TestConnectionCap: beyond MaxConns open connections the next one gets a
+// clear error instead of a goroutine and a buffer.
+func TestConnectionCap(t *testing.T) {
+	path, _ := server(t, func(context.Context, Request, io.Writer, io.Writer) int { return 0 }, time.Second)
+	for range MaxConns {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write(magic[:]) // and then nothing: the request stays unread
+	}
+	// Each held connection registers once accepted; poll until the cap bites.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var out, errb bytes.Buffer
+		exit, err := Call(context.Background(), path, Request{Args: []string{"x"}}, &out, &errb)
+		if err == nil && exit == 1 && strings.Contains(errb.String(), "more than 16 connections at once") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connection %d: exit %d, err %v, stderr %q; want the cap's error", MaxConns+1, exit, err, errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -239,7 +239,7 @@ func resultDomain(s string) string {
 }
 
 func normaliseDomain(s string) string {
-	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), "."))
+	return canonicalDomain(strings.TrimSpace(s))
 }
 
 // dkimAligned reports whether a DKIM signing domain d is aligned with the

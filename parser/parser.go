@@ -202,6 +202,7 @@ func sanitise(m *Message) {
 	fixAddrs(m.To)
 	fixAddrs(m.Cc)
 	fix(&m.Subject)
+	m.Subject, m.From.Name = oneLine(m.Subject), oneLine(m.From.Name)
 	fix(&m.MessageID)
 	for _, l := range [][]string{m.InReplyTo, m.References, m.URLs, m.IPs, m.Hosts, m.AuthResults, m.Problems} {
 		for i := range l {

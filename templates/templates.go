@@ -136,6 +136,17 @@ func (s *Set) Render(name, lang string, data any) (subject, body string, err err
 	if !ok {
 		return "", "", fmt.Errorf("render %s: no such template", name)
 	}
+	// What a sender wrote reaches every mail through Data; make its
+	// invisible characters visible first (see Visible).
+	switch d := data.(type) {
+	case Data:
+		visibleData(&d)
+		data = d
+	case *Data:
+		c := *d
+		visibleData(&c)
+		data = c
+	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		return "", "", fmt.Errorf("render %s/%s: %w", lang, name, err)

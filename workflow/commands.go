@@ -2,9 +2,6 @@ package workflow
 
 import (
 	"encoding/json"
-	"fmt"
-	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -265,59 +262,6 @@ func (e *Engine) nextPromise(c *store.Case) string {
 	return e.formatTime(next)
 }
 
-var closingRE = regexp.MustCompile(`(?i)^\s*(best|kind|warm)?\s*(regards|groet(en)?|greetings|cheers|thanks|thank you|sincerely|bedankt|mvg|met vriendelijke groet(en)?|vriendelijke groet(en)?|hartelijke groet(en)?)\b[ ,.!]*$`)
-
-// scrubIdentity removes the reporter's identity from a report before it
-// goes to a third party: the quoted part and signature, the closing
-// greeting and everything after it, and every mention of the reporter's
-// address and name.
-func scrubIdentity(text string, reporter store.Address) string {
-	text = parser.StripQuoted(text)
-	lines := strings.Split(text, "\n")
-	for i := len(lines) - 1; i >= 0 && i >= len(lines)-12; i-- {
-		if closingRE.MatchString(lines[i]) {
-			lines = lines[:i]
-			break
-		}
-	}
-	text = strings.TrimSpace(strings.Join(lines, "\n"))
-	var words []string
-	if reporter.Addr != "" {
-		words = append(words, reporter.Addr)
-		if local, _, ok := strings.Cut(reporter.Addr, "@"); ok && len([]rune(local)) >= 3 {
-			words = append(words, local)
-		}
-	}
-	if n := strings.TrimSpace(reporter.Name); n != "" {
-		words = append(words, n)
-	}
-	for _, w := range strings.FieldsFunc(reporter.Name, func(r rune) bool { return r == ' ' || r == ',' || r == '.' || r == '"' }) {
-		if len([]rune(w)) >= 3 {
-			words = append(words, w)
-		}
-	}
-	if len(words) == 0 {
-		return text
-	}
-	// Longest first, whole words only: "Ada" must not break "Canada" or
-	// "metadata", and one pass cannot scrub its own placeholder.
-	sort.Slice(words, func(i, j int) bool { return len(words[i]) > len(words[j]) })
-	alts := make([]string, len(words))
-	for i, w := range words {
-		alts[i] = regexp.QuoteMeta(w)
-	}
-	re := regexp.MustCompile(`(?i)(^|[^\p{L}\p{N}_.@+-])(` + strings.Join(alts, "|") + `)($|[^\p{L}\p{N}_@+-])`)
-	// Adjacent mentions share a boundary character, so repeat a few times.
-	for range 3 {
-		next := re.ReplaceAllString(text, "${1}[reporter]${3}")
-		if next == text {
-			break
-		}
-		text = next
-	}
-	return text
-}
-
 // thirdParty queues the report for its owner, identity removed unless the
 // reporter consented, and the notice to the reporter; it meets the
 // third_party timer, whose promise is exactly these two mails.
@@ -327,17 +271,10 @@ func (e *Engine) thirdParty(tx *store.Tx, c *store.Case, owner, msg string, at t
 		first = msgs[0]
 	}
 	shared := consented(c)
-	d := e.caseData(c, &first)
-	d.Message, d.Owner, d.Shared = msg, owner, shared
-	if shared {
-		d.Text = parser.StripQuoted(first.Text)
-	} else {
-		d.Text = scrubIdentity(first.Text, c.Reporter)
-		d.ReporterName, d.ReporterAddr = "", ""
-		d.Attachments = nil
-		for i, a := range first.Attachments {
-			d.Attachments = append(d.Attachments, fmt.Sprintf("attachment %d (%s, %s)", i+1, a.ContentType, humanSize(a.Size)))
-		}
+	d, removed := e.ownerData(tx, c, &first, msg)
+	d.Owner = owner
+	if len(removed) > 0 {
+		ch.changes = append(ch.changes, "withheld from the owner: "+strings.Join(removed, "; "))
 	}
 	ch.mails = append(ch.mails, outgoing{kind: MailThirdPartyOwner,
 		lang: e.opts().Languages[0], to: []string{owner}, data: d, autoSubmitted: "auto-generated"})

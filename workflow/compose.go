@@ -81,6 +81,23 @@ func (e *Engine) newMessageID() string {
 	return hex.EncodeToString(b[:]) + "@" + e.opts().Domain
 }
 
+// headerMsgID reports whether a Message-ID from incoming mail may go into
+// our In-Reply-To and References: printable ASCII without spaces or angle
+// brackets (RFC 5322 §3.6.4 msg-id), at most 250 bytes. Anything else,
+// raw UTF-8 included, is left out rather than written into a header
+// verbatim; threading survives on the IDs that remain.
+func headerMsgID(id string) bool {
+	if id == "" || len(id) > 250 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c <= ' ' || c >= 0x7f || c == '<' || c == '>' {
+			return false
+		}
+	}
+	return true
+}
+
 // build writes a single-part text/plain mail with the headers SPEC §3 and
 // §4 require.
 func (e *Engine) build(caseID string, o outgoing, subject, body, msgID string, now time.Time) ([]byte, error) {
@@ -94,9 +111,15 @@ func (e *Engine) build(caseID string, o outgoing, subject, body, msgID string, n
 	h.SetAddressList("To", to)
 	h.SetSubject(subject)
 	h.SetMessageID(msgID)
-	if o.inReplyTo != "" {
+	if o.inReplyTo != "" && headerMsgID(o.inReplyTo) {
+		var refs []string
+		for _, r := range o.refs {
+			if headerMsgID(r) {
+				refs = append(refs, r)
+			}
+		}
 		h.SetMsgIDList("In-Reply-To", []string{o.inReplyTo})
-		h.SetMsgIDList("References", append(append([]string(nil), o.refs...), o.inReplyTo))
+		h.SetMsgIDList("References", append(refs, o.inReplyTo))
 	}
 	h.Set("Auto-Submitted", o.autoSubmitted)
 	// RFC 3834 §5: ask other responders not to answer us.

@@ -174,12 +174,12 @@ func (e *Engine) kickOutbox() {
 func (e *Engine) isStaff(addr string) bool { return containsFold(e.opts().StaffAddresses, addr) }
 
 func (e *Engine) isOwnAddress(addr string) bool {
-	return addr != "" && strings.EqualFold(addr, e.opts().OrgAddress)
+	return addr != "" && parser.SameAddress(addr, e.opts().OrgAddress)
 }
 
 func containsFold(list []string, s string) bool {
 	for _, x := range list {
-		if strings.EqualFold(strings.TrimSpace(x), s) {
+		if parser.SameAddress(x, s) {
 			return true
 		}
 	}

@@ -353,8 +353,8 @@ func (e *Engine) thread(tx *store.Tx, p *parser.Message) (c *store.Case, tagged 
 // mayJoin: only the reporter, staff, a recorded third-party owner and our
 // own address (our mail coming back) may add to a case by its tag alone.
 func (e *Engine) mayJoin(c *store.Case, from string) bool {
-	return from != "" && (strings.EqualFold(from, c.Reporter.Addr) || e.isStaff(from) ||
-		e.isOwnAddress(from) || (c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty)))
+	return from != "" && (parser.SameAddress(from, c.Reporter.Addr) || e.isStaff(from) ||
+		e.isOwnAddress(from) || (c.ThirdParty != "" && parser.SameAddress(from, c.ThirdParty)))
 }
 
 func (e *Engine) ingestOne(tx *store.Tx, in Incoming, p *parser.Message, sum string) (Outcome, error) {
@@ -554,9 +554,9 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 	}
 	kind, tmpl := EventReporterReplied, MailReporterReplied
 	switch {
-	case c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty):
+	case c.ThirdParty != "" && parser.SameAddress(from, c.ThirdParty):
 		kind, tmpl = EventOwnerReplied, MailOwnerReplied
-	case !strings.EqualFold(from, c.Reporter.Addr):
+	case !parser.SameAddress(from, c.Reporter.Addr):
 		kind = EventOtherReplied
 	}
 	if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: string(kind), Actor: from, MessageID: p.MessageID}); err != nil {

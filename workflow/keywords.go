@@ -180,7 +180,7 @@ var keywords = []keyword{
 		check: checkThirdParty, states: active,
 		apply: func(k *kwCtx, args []string) {
 			owner := args[0]
-			if strings.EqualFold(owner, k.c.Reporter.Addr) || k.e.isOwnAddress(owner) || k.e.isStaff(owner) {
+			if parser.SameAddress(owner, k.c.Reporter.Addr) || k.e.isOwnAddress(owner) || k.e.isStaff(owner) {
 				k.fail("%s cannot be the owner", owner)
 				return
 			}

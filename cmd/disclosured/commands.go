@@ -67,9 +67,10 @@ func casesCmd(_ context.Context, args []string, s *session, e env) error {
 		return writeJSON(e.stdout, list)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tCLASS\tRECEIVED\tREPORTER\tSUBJECT")
+	w := visibleWriter{tw}
+	fmt.Fprintln(w, "ID\tSTATE\tCLASS\tRECEIVED\tREPORTER\tSUBJECT")
 	for _, c := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.State, c.Class,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.State, c.Class,
 			c.ReceivedAt.In(cfg.Location()).Format("2006-01-02 15:04"), c.Reporter, oneLine(c.Subject, 60))
 	}
 	return tw.Flush()
@@ -94,7 +95,7 @@ func showCmd(_ context.Context, args []string, s *session, e env) error {
 	if *asJSON {
 		return writeJSON(e.stdout, v)
 	}
-	printCase(e.stdout, v, s.cfg.Location())
+	printCase(visibleWriter{e.stdout}, v, s.cfg.Location())
 	return nil
 }
 

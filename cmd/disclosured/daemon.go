@@ -170,7 +170,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 		// A failed store commit (disk full) is unhealthy from the first
 		// failure until a commit succeeds again.
 		health := func() error { return errors.Join(db.WriteHealth(), checks()) }
-		srv := &http.Server{Handler: metrics.Handler(reg, health), ReadHeaderTimeout: 10 * time.Second}
+		srv, hl := metrics.NewServer(metrics.Handler(reg, health), hl, metrics.ServerOptions{})
 		start("http", func(ctx context.Context) error {
 			go func() {
 				<-ctx.Done()

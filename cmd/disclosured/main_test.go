@@ -263,6 +263,41 @@ func TestCheckConfigMasksSecrets(t *testing.T) {
 	}
 }
 
+// TestShowMarksInvisibleCharacters: a subject with a bidi override and a
+// zero-width space is printed by cases and show with markers.
+func TestShowMarksInvisibleCharacters(t *testing.T) {
+	ms := mailSystem(t)
+	cfg := writeConfig(t, ms, "")
+	eml := filepath.Join(t.TempDir(), "r.eml")
+	os.WriteFile(eml, []byte("From: Eve <eve@example.org>\r\nSubject: =?utf-8?q?invoice=E2=80=AEfdp.exe_#re=E2=80=8Bward?=\r\n"+
+		"Message-ID: <bidi@example.org>\r\n\r\nhi\r\n"), 0o600)
+	if _, stderr, code := cli(t, "import", eml, "-c", cfg); code != 0 {
+		t.Fatal(stderr)
+	}
+	for _, args := range [][]string{{"show", "CS-2026-0001"}, {"cases"}} {
+		out, _, code := cli(t, append(args, "-c", cfg)...)
+		if code != 0 || !strings.Contains(out, "invoice[U+202E]fdp.exe #re[U+200B]ward") || strings.ContainsAny(out, "\u202E\u200B") {
+			t.Errorf("%s (exit %d):\n%s", args[0], code, out)
+		}
+	}
+}
+
+// TestCheckConfigWarnsAboutCleartext: tls none is fine to loopback, and
+// warned about to any other host.
+func TestCheckConfigWarnsAboutCleartext(t *testing.T) {
+	ms := mailSystem(t)
+	cfg := writeConfig(t, ms, "")
+	if _, stderr, code := cli(t, "check-config", "-c", cfg); code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("loopback, tls none (exit %d): %s", code, stderr)
+	}
+	good, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(good), "address: "+ms.SMTPAddr(), "address: 192.0.2.25:25", 1)), 0o600)
+	_, stderr, code := cli(t, "check-config", "-c", cfg)
+	if code != 0 || !strings.Contains(stderr, "warning: smtp.tls is none but smtp.address 192.0.2.25:25 is not a loopback address") {
+		t.Errorf("remote, tls none (exit %d): %s", code, stderr)
+	}
+}
+
 func TestCalendarAdd(t *testing.T) {
 	ms := mailSystem(t)
 	cfg := writeConfig(t, ms, "")
