@@ -409,9 +409,9 @@ func headerBlockAt(lines []string, q []bool, i int) int {
 type attrMatch int
 
 const (
-	attrNone attrMatch = iota
-	attrWeak           // accepted with a time or address in it
-	attrStrong         // accepted with any digit or an address in it
+	attrNone   attrMatch = iota
+	attrWeak             // accepted with a time or address in it
+	attrStrong           // accepted with any digit or an address in it
 )
 
 // matchAttribution reports whether the normalised text s has the shape of
@@ -458,7 +458,6 @@ func hasTime(s string) bool {
 	}
 	return false
 }
-
 
 // attributionAt reports how many lines (1 to 3) at lines[i] form an
 // attribution, or 0. When the attribution starts after new text on the

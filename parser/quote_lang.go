@@ -218,7 +218,7 @@ var quoteLangs = []quoteLang{
 		},
 	},
 	{
-		code: "no",
+		code:      "no",
 		from:      []string{"Fra"},
 		date:      []string{"Sendt", "Dato"},
 		to:        []string{"Til"},
@@ -234,7 +234,7 @@ var quoteLangs = []quoteLang{
 		},
 	},
 	{
-		code: "sv",
+		code:      "sv",
 		from:      []string{"Från", "Avsändare"},
 		date:      []string{"Skickat", "Datum", "Skickades"},
 		to:        []string{"Till", "Mottagare"},
