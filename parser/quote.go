@@ -339,7 +339,7 @@ func separatorKind(t string) sepKindT {
 	} else if s, ok := strings.CutSuffix(trimmed, "："); ok {
 		trimmed, colon = strings.TrimSpace(s), true
 	}
-	if trimmed == "" || len(trimmed) > 60 {
+	if trimmed == "" || len(trimmed) > 120 {
 		return sepNone
 	}
 	k, ok := quoteTab.separators[strings.ToLower(trimmed)]
@@ -475,7 +475,9 @@ func attributionAt(lines []string, q []bool, i int) (n int, before string) {
 		if k == 0 {
 			joined = t
 		} else {
-			if p := joined[len(joined)-1]; p == '.' || p == '!' || p == '?' {
+			// A sentence ends here, unless the line holds a date whose
+			// abbreviation ends in a dot ("2024. febr.").
+			if p := joined[len(joined)-1]; p == '!' || p == '?' || p == '.' && !strings.ContainsAny(lines[i+k-1], "0123456789") {
 				break
 			}
 			joined += " " + t
@@ -483,15 +485,19 @@ func attributionAt(lines []string, q []bool, i int) (n int, before string) {
 		if len(joined) > maxAttributionLen {
 			break
 		}
-		if acceptAttribution(joined, lines, q, i+k+1) {
+		if m := acceptAttribution(joined, lines, q, i+k+1); m == attrStrong {
 			return k + 1, ""
+		} else if m == attrWeak && n == 0 {
+			n = k + 1
 		}
 	}
 	// New text on the same line as an attribution that starts with a
 	// word: only with quoted lines below, where nothing else explains it.
+	// This is tried before a weak match of the whole line, which would
+	// take the new text for the name ("Thanks!On … wrote:").
 	line := strings.TrimSpace(lines[i])
 	if !quoteFollows(lines, q, i+1) {
-		return 0, ""
+		return n, ""
 	}
 	for _, start := range quoteTab.midStarts {
 		for off := 1; off+len(start) < len(line); off++ {
@@ -506,23 +512,24 @@ func attributionAt(lines []string, q []bool, i int) (n int, before string) {
 			}
 		}
 	}
-	return 0, ""
+	return n, ""
 }
 
 // acceptAttribution reports whether the normalised text s is an
 // attribution whose quoted part would start at lines[next].
-func acceptAttribution(s string, lines []string, q []bool, next int) bool {
+// It returns how strong the match is, attrNone when it is not one.
+func acceptAttribution(s string, lines []string, q []bool, next int) attrMatch {
 	m := matchAttribution(s)
 	switch {
 	case m == attrNone:
-		return false
 	case quoteFollows(lines, q, next):
-		return true
-	case m == attrStrong:
-		return strings.ContainsAny(s, "0123456789@")
-	default:
-		return hasTime(s) || strings.Contains(s, "@")
+		return m
+	case m == attrStrong && strings.ContainsAny(s, "0123456789@"):
+		return m
+	case m == attrWeak && (hasTime(s) || strings.Contains(s, "@")):
+		return m
 	}
+	return attrNone
 }
 
 // isAppSignature reports whether the normalised line t is the default
