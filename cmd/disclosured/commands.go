@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"disclosured/calendar"
+	"disclosured/mbox"
 	"disclosured/store"
 	"disclosured/workflow"
 )
@@ -200,7 +199,15 @@ func importCmd(ctx context.Context, args []string, s *session, e env) error {
 			}
 		}
 		var batch []workflow.Incoming
-		for _, raw := range splitMbox(data) {
+		// A .eml file is one message even when it starts with an mbox
+		// envelope line: a bounce may quote the returned message with
+		// its own envelope line, which an mbox reader takes for the next
+		// message (issue 14). Anything else may be an mbox.
+		msgs := [][]byte{data}
+		if !strings.EqualFold(filepath.Ext(path), ".eml") {
+			msgs = mbox.Split(data)
+		}
+		for _, raw := range msgs {
 			if int64(len(raw)) > cfg.Limits.MaxMessageBytes {
 				batch = append(batch, workflow.Incoming{Raw: raw[:cfg.Limits.MaxMessageBytes], ReceivedAt: when,
 					Truncated: true, Size: int64(len(raw))})
@@ -224,50 +231,6 @@ func importCmd(ctx context.Context, args []string, s *session, e env) error {
 		}
 	}
 	return nil
-}
-
-// splitMbox returns the messages of an mbox file (mboxrd: ">From " lines
-// unquoted), or the whole file as one message when it is not an mbox.
-func splitMbox(data []byte) [][]byte {
-	if !bytes.HasPrefix(data, []byte("From ")) {
-		return [][]byte{data}
-	}
-	var out [][]byte
-	var cur []byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), len(data)+1)
-	sc.Split(scanLinesKeepEnds)
-	prevBlank := true
-	for sc.Scan() {
-		line := sc.Bytes()
-		if prevBlank && bytes.HasPrefix(line, []byte("From ")) {
-			if cur != nil {
-				out = append(out, bytes.TrimRight(cur, "\r\n"))
-			}
-			cur = []byte{}
-			prevBlank = false
-			continue
-		}
-		if q := bytes.TrimLeft(line, ">"); len(q) < len(line) && bytes.HasPrefix(q, []byte("From ")) {
-			line = line[1:]
-		}
-		cur = append(cur, line...)
-		prevBlank = len(bytes.TrimRight(line, "\r\n")) == 0
-	}
-	if cur != nil {
-		out = append(out, append(bytes.TrimRight(cur, "\r\n"), '\n'))
-	}
-	return out
-}
-
-func scanLinesKeepEnds(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexByte(data, '\n'); i >= 0 {
-		return i + 1, data[:i+1], nil
-	}
-	if atEOF && len(data) > 0 {
-		return len(data), data, nil
-	}
-	return 0, nil, nil
 }
 
 func cmdCalendar(args []string, e env) error {
