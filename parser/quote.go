@@ -485,7 +485,13 @@ func attributionAt(lines []string, q []bool, i int) (n int, before string) {
 		if len(joined) > maxAttributionLen {
 			break
 		}
-		if m := acceptAttribution(joined, lines, q, i+k+1); m == attrStrong {
+		m := acceptAttribution(joined, lines, q, i+k+1)
+		if m != attrNone && k > 0 && startsLater(lines, q, i, k) {
+			// "Hello\n02.04.2012 14:20 Bob <\nbob@x> написал:": the
+			// attribution starts on a later line; this one is text.
+			return 0, ""
+		}
+		if m == attrStrong {
 			return k + 1, ""
 		} else if m == attrWeak && n == 0 {
 			n = k + 1
@@ -513,6 +519,17 @@ func attributionAt(lines []string, q []bool, i int) (n int, before string) {
 		}
 	}
 	return n, ""
+}
+
+// startsLater reports whether lines[i+1..i+k] alone are an attribution
+// with its date and time, so that lines[i] is not part of it.
+func startsLater(lines []string, q []bool, i, k int) bool {
+	parts := make([]string, 0, k)
+	for j := i + 1; j <= i+k; j++ {
+		parts = append(parts, normLine(lines[j]))
+	}
+	later := strings.Join(parts, " ")
+	return hasTime(later) && acceptAttribution(later, lines, q, i+k+1) != attrNone
 }
 
 // acceptAttribution reports whether the normalised text s is an
