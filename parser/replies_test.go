@@ -56,3 +56,25 @@ func TestReplyFixtures(t *testing.T) {
 	}
 	t.Logf("reply fixtures: %d/%d exact (%.1f %%), %d over-cut", pass, len(files), 100*float64(pass)/float64(len(files)), overcut)
 }
+
+// TestCorpusReplies cuts the talon replies of the shared corpus (Apache-2.0,
+// mailgun/talon tests/fixtures/standard_replies, see its MANIFEST.tsv):
+// every one of them answers "Hello" above the quote, in a different
+// client's form.
+func TestCorpusReplies(t *testing.T) {
+	dir := corpusDir(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "human", "talon-*.eml"))
+	if len(files) == 0 {
+		t.Fatal("no talon replies in the corpus")
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := StripQuoted(Parse(raw, Limits{}).Text); got != "Hello" {
+			t.Errorf("%s: got %q, want %q", filepath.Base(f), got, "Hello")
+		}
+	}
+	t.Logf("%d corpus replies", len(files))
+}
