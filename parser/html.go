@@ -428,6 +428,9 @@ func writeHTMLText(b *strings.Builder, s string, pre bool) {
 
 // tidyLines trims each line and collapses runs of blank lines to one.
 func tidyLines(s string) string {
+	if s == "" {
+		return ""
+	}
 	lines := strings.Split(s, "\n")
 	out := make([]string, 0, len(lines))
 	blank := true // drop leading blank lines

@@ -13,7 +13,12 @@ import "strings"
 func (p *parser) machineNotice(fromAddr, local, subject string) (Class, string) {
 	h := p.hdr
 	has := h.Has
-	get := func(k string) string { return strings.ToLower(strings.TrimSpace(h.Get(k))) }
+	get := func(k string) string {
+		if !h.Has(k) {
+			return ""
+		}
+		return strings.ToLower(strings.TrimSpace(h.Get(k)))
+	}
 
 	// Provider complaint feedback loops. Outlook.com's JMRP forwards the
 	// complained-about message with X-HmXmrOriginalRecipient, from
@@ -28,7 +33,7 @@ func (p *parser) machineNotice(fromAddr, local, subject string) (Class, string) 
 	case "feedback@arf.mail.yahoo.com", "scomp@aol.net", "fbl@comcast.net", "feedbackloop@comcast.net":
 		return ClassBounce, "complaint feedback loop (" + fromAddr + ")"
 	}
-	if strings.Contains(strings.ToLower(head(p.msg.Text, 4<<10)), "feedback-type: abuse") && automatedSenderOrFBL(local) {
+	if automatedSenderOrFBL(local) && containsFold(head(p.msg.Text, 4<<10), "feedback-type: abuse") {
 		return ClassBounce, "complaint feedback loop (Feedback-Type: abuse)"
 	}
 
@@ -43,7 +48,7 @@ func (p *parser) machineNotice(fromAddr, local, subject string) (Class, string) 
 
 	// List managers' own mail: loop alerts, moderation and confirmation
 	// requests, command results.
-	if ml := get("X-MLServer") + get("X-ML-Server"); strings.Contains(ml, "fml") {
+	if ml := get("X-MLServer") + get("X-ML-Server"); ml != "" && strings.Contains(ml, "fml") {
 		if strings.Contains(subject, "loop alert") || strings.Contains(subject, "fml ") || strings.Contains(subject, "command status") {
 			return ClassList, "list manager notice (fml " + head(subject, 30) + ")"
 		}
@@ -63,14 +68,29 @@ func (p *parser) machineNotice(fromAddr, local, subject string) (Class, string) 
 	// acknowledgment in the subject.
 	// A person answering through the help desk writes "Re: <ticket
 	// subject>", which may still hold the acknowledgment's words.
-	if sys := ticketSystem(p, get); sys != "" && !strings.HasPrefix(subject, "re:") && !strings.HasPrefix(subject, "aw:") {
-		for _, w := range ticketAckSubjects {
-			if strings.Contains(subject, w) {
+	if strings.HasPrefix(subject, "re:") || strings.HasPrefix(subject, "aw:") {
+		return "", ""
+	}
+	for _, w := range ticketAckSubjects {
+		if strings.Contains(subject, w) {
+			if sys := ticketSystem(p, get); sys != "" {
 				return ClassAutoreply, "ticket system acknowledgment (" + sys + ", subject: " + w + ")"
 			}
+			break
 		}
 	}
 	return "", ""
+}
+
+// containsFold reports whether s contains the lowercase ASCII needle,
+// ignoring ASCII case, without copying s.
+func containsFold(s, needle string) bool {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if c := s[i] | 0x20; c == needle[0] && strings.EqualFold(s[i:i+len(needle)], needle) {
+			return true
+		}
+	}
+	return false
 }
 
 func automatedSenderOrFBL(local string) bool {
