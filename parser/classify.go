@@ -40,6 +40,15 @@ import (
 //  9. a null Return-Path (RFC 5321 §4.5.5) alone is an auto-reply: people
 //     do not send with one;
 //  10. everything else is human.
+//
+// Rule 2 also covers the notices big senders write without a proper
+// report (rule 2a, see machineNotice): provider complaint loops
+// (Outlook.com/Hotmail JMRP, Yahoo, AOL) and Amazon SES notifications
+// delivered through SNS are bounces, like the RFC 5965 reports they
+// stand for; list managers' admin mail (fml loop alerts, Mailman,
+// Majordomo, Sympa, LISTSERV notices) is list mail; ticket systems'
+// acknowledgments (Request Tracker, Zendesk, Freshdesk, OTRS, ServiceNow,
+// Jira Service Management, Help Scout) are auto-replies.
 func (p *parser) classify() (Class, string) {
 	h := p.hdr
 	get := func(k string) string { return strings.ToLower(strings.TrimSpace(h.Get(k))) }
@@ -84,6 +93,11 @@ func (p *parser) classify() (Class, string) {
 		return ClassAutoreply, "message/disposition-notification part (read receipt)"
 	}
 
+	// 2a. Known automatic notices without a report.
+	if c, why := p.machineNotice(fromAddr, local, subject); c != "" {
+		return c, why
+	}
+
 	// 3. Mailer-daemon and null senders.
 	for _, f := range []struct{ name, v string }{{"From", from}, {"Sender", sender}, {"Return-Path", returnPath}} {
 		if isMailerDaemon(f.v) {
@@ -99,7 +113,7 @@ func (p *parser) classify() (Class, string) {
 		return ClassBounce, "bounce subject: " + strings.TrimSpace(m)
 	}
 
-	bodyBounce := bounceBodyRe.FindString(strings.ToLower(head(p.msg.Text, 8<<10)))
+	bodyBounce := findBounceText(strings.ToLower(head(p.msg.Text, 8<<10)))
 
 	// 5. Postmaster.
 	if postmasterRe.MatchString(local) && (nullRP || bodyBounce != "") {
@@ -188,8 +202,6 @@ var (
 	automatedSenderRe = regexp.MustCompile(`^(no-?reply|do-?not-?reply|donotreply|postmaster|post_master|mailer-daemon|mail-daemon|mdaemon|daemon|bounces?|mail\.delivery\.system|mailadmin|sysadmin|administrator|root|system|.+-(admin|owner|bounces?|request))$`)
 
 	bounceSubjectRe = regexp.MustCompile(`^(?:\[[^\]]*\]\s*)?(?:undeliverable|undelivered mail|undelivered message|delivery status notification|delivery notification|delivery status|delivery report|delivery failure|delivery failed|delivery has failed|mail delivery (?:failed|failure|problem|error)|email delivery failure|message delivery (?:has )?failed|returned mail|returned message|failure notice|non-?delivery|nondeliverable|message status - undeliverable|mail system error|warning: could not send message|warning: message .{0,80} delayed|there was an error sending your mail|email bounce notification|notice: mail delivery status|sorry, your message could not be delivered|message not delivered|mail could not be delivered|could not send message|delivery notification: delivery has failed)|メールエラー通知|配信できません|配信エラー|undeliverable mail|mail delivery failed|delivery status notification \(failure\)`)
-
-	bounceBodyRe = regexp.MustCompile(`this is the mail system at host|could not be delivered|couldn't be delivered|delivery to the following recipients? failed|delivery has failed|permanent error|permanent fatal error|user unknown|no such user|mailbox is full|mailbox full|you are not a member of this mailing list|not a member of this list|(?:wasn't|was not|were not|unable) (?:able )?to deliver|undeliverable|created automatically by mail delivery software|delivery status notification|returned mail|requested action not taken|invalid user address|not a valid user|recipient address rejected|address not found|permanent fatal errors|the original message was received at|failed permanently|message delivery failed`)
 
 	autoreplySubjectRe = regexp.MustCompile(`^(?:re:\s*)?(?:auto:|auto reply|auto-reply|autoreply|automatic reply|automatic response|auto response|autoresponse|autorespons|out of (?:the )?office|ooo:|on vacation|vacation reply|away from (?:the )?office|autosvar|abwesenheitsnotiz|automatische antwort|réponse automatique|reponse automatique|automatisch antwoord|afwezigheidsmelding|respuesta automática|risposta automatica|odpowiedź automatyczna|automatyczna odpowied)|\((?:automatic response|auto-reply|autoreply|out of office)\)|\[(?:automatyczna odpowied|auto-?reply|out of office)`)
 )

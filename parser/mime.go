@@ -297,7 +297,7 @@ func (p *parser) finishText(col *collector) {
 	text := joinText(col.plain)
 	if text == "" {
 		if html := joinText(col.html); html != "" {
-			text = htmlToText(html)
+			text, m.HiddenText = htmlRender(html)
 			m.HTMLOnly = text != ""
 		}
 	}
@@ -315,7 +315,7 @@ func (p *parser) finishText(col *collector) {
 		text = joinText(sub.plain)
 		if text == "" {
 			if html := joinText(sub.html); html != "" {
-				text = htmlToText(html)
+				text, m.HiddenText = htmlRender(html)
 				m.HTMLOnly = text != ""
 			}
 		}
@@ -330,6 +330,9 @@ func (p *parser) finishText(col *collector) {
 		p.problemf("no readable text")
 	}
 	m.Text = text
+	if len(m.HiddenText) > MaxTextBytes {
+		m.HiddenText = truncateUTF8(m.HiddenText, MaxTextBytes)
+	}
 }
 
 func joinText(parts []string) string {

@@ -122,8 +122,13 @@ type Message struct {
 	Date                  time.Time
 	// Text is the best readable UTF-8 text: text/plain preferred, else
 	// HTML converted to text (HTMLOnly is then true).
-	Text        string
-	HTMLOnly    bool
+	Text     string
+	HTMLOnly bool
+	// HiddenText is the text of an HTML body that a reader does not see
+	// (display:none, white on white, zero size, <template>, …; see
+	// html.go). Staff are shown it marked as hidden; it is never
+	// forwarded, never parsed for commands and not in URLs, IPs or Hosts.
+	HiddenText  string
 	Attachments []Attachment
 	// URLs, IPs and Hosts are extracted from subject and text,
 	// deduplicated, in order of appearance, at most 100 each.
@@ -210,6 +215,7 @@ func sanitise(m *Message) {
 		}
 	}
 	fix(&m.Text)
+	fix(&m.HiddenText)
 	for i := range m.Attachments {
 		fix(&m.Attachments[i].Filename)
 		fix(&m.Attachments[i].ContentType)

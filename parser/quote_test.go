@@ -217,3 +217,41 @@ func FuzzStripQuoted(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitReply(t *testing.T) {
+	r := SplitReply("> all quoted\n> here\n")
+	if r.Text != "" || !r.Uncut || r.Note != UncutNote {
+		t.Errorf("all quoted: %+v", r)
+	}
+	r = SplitReply("See below.\n\nBegin forwarded message:\n\nFrom: Jane <jane@example.org>\nSubject: x\nDate: 5 Feb 2024\n\nbody\n")
+	if r.Text != "See below." || !strings.HasPrefix(r.Forwarded, "Begin forwarded message:") || !strings.Contains(r.Forwarded, "body") || r.Uncut {
+		t.Errorf("forward: %+v", r)
+	}
+	r = SplitReply("---------- Forwarded message ---------\nFrom: Jane <jane@example.org>\nDate: 5 Feb 2024\n\nbody\n")
+	if r.Text != "" || r.Uncut || !strings.Contains(r.Forwarded, "body") {
+		t.Errorf("bare forward: %+v", r)
+	}
+	if r := SplitReply("Fixed.\n"); r.Uncut || r.Text != "Fixed." || r.Forwarded != "" {
+		t.Errorf("plain: %+v", r)
+	}
+}
+
+func TestTripleAngleLines(t *testing.T) {
+	tests := []struct{ in, want string }{
+		// A run of only ">>>" lines is a prompt, kept.
+		{">>> import os\n>>> os.getcwd()\n'/'\n", ">>> import os\n>>> os.getcwd()\n'/'"},
+		// Next to shallower quotes it is a deep quote.
+		{"Ok.\n\n> a\n>> b\n>>> c\n", "Ok."},
+		// Under a quoted line, separated by a blank, still a quote.
+		{"Ok.\n\n> a\n\n>>> c\n", "Ok."},
+		// Under an attribution.
+		{"Ok.\n\nOn Mon, Feb 5, 2024 at 10:00 AM Jane <jane@example.org> wrote:\n>>> c\n", "Ok."},
+		// Spaced quote markers count as depth.
+		{"Ok.\n\n> > c\n", "Ok."},
+	}
+	for _, tt := range tests {
+		if got := StripQuoted(tt.in); got != tt.want {
+			t.Errorf("StripQuoted(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
