@@ -71,6 +71,8 @@ type Config struct {
 	Limits       Limits       `mapstructure:"limits" yaml:"limits"`
 	Templates    Templates    `mapstructure:"templates" yaml:"templates"`
 	Log          Log          `mapstructure:"log" yaml:"log"`
+	PGP          PGP          `mapstructure:"pgp" yaml:"pgp"`
+	SecurityTxt  SecurityTxt  `mapstructure:"securitytxt" yaml:"securitytxt"`
 
 	// Dir is the absolute directory of the config file; relative paths
 	// in the file were resolved against it by Load.
@@ -231,7 +233,9 @@ func Default() *Config {
 			MaxParts:            500,
 			MaxHeaderBytes:      1 << 20,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:         Log{Level: "info", Format: "text"},
+		PGP:         PGP{StaffPlaintext: "deny"},
+		SecurityTxt: SecurityTxt{},
 	}
 }
 
@@ -332,6 +336,7 @@ func (c *Config) resolvePaths() {
 			*p = filepath.Join(c.Dir, *p)
 		}
 	}
+	c.resolvePGPPaths()
 }
 
 // loadSecrets replaces passwords by the contents of their *_file, which

@@ -229,6 +229,8 @@ func (c *Config) Validate() error {
 	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ch.oneOf("log.format", c.Log.Format, "text", "json")
 
+	c.validatePGP(ch)
+
 	if len(ch.errs) > 0 {
 		return ch.errs
 	}

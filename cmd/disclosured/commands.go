@@ -33,8 +33,15 @@ func cmdCheckConfig(args []string, e env) error {
 	if _, err := loadTemplates(cfg); err != nil {
 		return err
 	}
+	keys, err := loadPGP(cfg)
+	if err != nil {
+		return err
+	}
 	if err := cfg.Print(e.stdout); err != nil {
 		return fmt.Errorf("print config: %w", err)
+	}
+	if err := reportPGP(keys, e.stderr, time.Now()); err != nil {
+		return err
 	}
 	fmt.Fprintln(e.stderr, "config OK")
 	return nil
