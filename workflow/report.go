@@ -25,12 +25,11 @@ type TimerReport struct {
 // Report computes per-timer compliance over cases received in [from, to);
 // zero bounds are open.
 func Report(db *store.DB, from, to time.Time) ([]TimerReport, error) {
-	names := []string{TimerAcknowledge, TimerAssess, TimerProgress, TimerResolve, TimerThirdParty}
 	took := map[string][]time.Duration{}
-	out := make([]TimerReport, len(names))
+	out := make([]TimerReport, len(Timers))
 	idx := map[string]int{}
-	for i, n := range names {
-		out[i].Timer, idx[n] = n, i
+	for i, n := range Timers {
+		out[i].Timer, idx[string(n)] = string(n), i
 	}
 	err := db.View(func(tx *store.Tx) error {
 		cases, err := tx.Cases()
