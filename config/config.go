@@ -128,7 +128,7 @@ type Staff struct {
 	Addresses  []string `mapstructure:"addresses" yaml:"addresses"` // may send commands
 	Notify     []string `mapstructure:"notify" yaml:"notify"`       // receive new-case and reminder mail
 	Escalate   []string `mapstructure:"escalate" yaml:"escalate"`   // told once when a timer is breached
-	Auth       string   `mapstructure:"auth" yaml:"auth"`           // authres | none
+	Auth       string   `mapstructure:"auth" yaml:"auth"`           // authres | pgp | none
 	AuthservID string   `mapstructure:"authserv_id" yaml:"authserv_id"`
 }
 

@@ -186,7 +186,7 @@ func TestLoadErrors(t *testing.T) {
 		{"staff address invalid", "staff.addresses", []any{"alice@example.org", "bob"}, `staff.addresses[1]: invalid address "bob"`},
 		{"staff notify required", "staff.notify", nil, "staff.notify: required"},
 		{"staff escalate", "staff.escalate", "boss", `staff.escalate[0]: invalid address "boss"`},
-		{"staff auth", "staff.auth", "dkim", `staff.auth: want authres or none, got "dkim"`},
+		{"staff auth", "staff.auth", "dkim", `staff.auth: want authres, pgp or none, got "dkim"`},
 		{"authserv id", "staff.authserv_id", "", "staff.authserv_id: required when staff.auth is authres"},
 		{"store path", "store.path", "", "store.path: required"},
 		{"retention syntax", "store.retention", "1y", `store.retention: want a duration like 90s, 10m or 365d, got "1y"`},

@@ -74,3 +74,12 @@ func TestPGPGood(t *testing.T) {
 		t.Errorf("default expires %v", e)
 	}
 }
+
+func TestStaffAuthPGPNeedsKeys(t *testing.T) {
+	tree := good()
+	set(tree, "staff.auth", "pgp")
+	_, err := Load(writeConfig(t, tree), nil)
+	if err == nil || err.Error() != "staff.auth: pgp needs pgp.staff_keys_file" {
+		t.Errorf("error: %v", err)
+	}
+}

@@ -182,7 +182,10 @@ func (c *Config) Validate() error {
 	ch.addresses("staff.addresses", st.Addresses, true)
 	ch.addresses("staff.notify", st.Notify, true)
 	ch.addresses("staff.escalate", st.Escalate, false)
-	ch.oneOf("staff.auth", st.Auth, "authres", "none")
+	ch.oneOf("staff.auth", st.Auth, "authres", "pgp", "none")
+	if st.Auth == "pgp" && c.PGP.StaffKeysFile == "" {
+		ch.add("staff.auth", "pgp needs pgp.staff_keys_file")
+	}
 	if st.Auth == "authres" && strings.TrimSpace(st.AuthservID) == "" {
 		ch.add("staff.authserv_id", "required when staff.auth is authres")
 	}

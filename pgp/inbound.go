@@ -91,6 +91,9 @@ type Result struct {
 	// Keys are the sender's usable keys the message carried
 	// (application/pgp-keys parts, key attachments, Autocrypt:).
 	Keys []*PublicKey `json:"-"`
+	// Others are usable keys the message carried for other addresses
+	// (staff attach a third-party owner's key this way).
+	Others []*PublicKey `json:"-"`
 	// KeyNotes say why other keys the message carried were not taken.
 	KeyNotes []string `json:"key_notes,omitempty"`
 	// Raw is the message with each ciphertext replaced by its plaintext
@@ -865,6 +868,9 @@ func (op *opener) takeKeys(data []byte, what string) {
 		switch {
 		case !k.HasAddress(op.o.Sender, op.o.Now):
 			op.res.KeyNotes = append(op.res.KeyNotes, fmt.Sprintf("%s %s has no user ID for the sender", what, k.Fingerprint()))
+			if k.Usable(op.o.Now) == nil && len(op.res.Others) < MaxKeySubkeys {
+				op.res.Others = append(op.res.Others, k)
+			}
 		case k.Usable(op.o.Now) != nil:
 			op.res.KeyNotes = append(op.res.KeyNotes, fmt.Sprintf("%s %s: %v", what, k.Fingerprint(), k.Usable(op.o.Now)))
 		case findKey(op.res.Keys, k.Fingerprint()) == nil:

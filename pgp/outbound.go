@@ -35,8 +35,9 @@ func split(msg []byte) (textproto.Header, []byte, error) {
 }
 
 // content builds the MIME entity that is signed or encrypted: the
-// message's Content-* fields and its body, made 7-bit clean (RFC 3156 §3:
-// a signed entity must survive transport unchanged).
+// message's Content-* fields, its Subject as a protected header, and its
+// body, made 7-bit clean (RFC 3156 §3: a signed entity must survive
+// transport unchanged).
 func content(h textproto.Header, body []byte) []byte {
 	var ch textproto.Header
 	fs := h.Fields()
@@ -47,6 +48,16 @@ func content(h textproto.Header, body []byte) []byte {
 	}
 	if ch.Get("Content-Type") == "" {
 		ch.Set("Content-Type", "text/plain; charset=us-ascii")
+	}
+	if subj := h.Get("Subject"); subj != "" {
+		// Protected headers (draft-ietf-lamps-header-protection, the
+		// "v1" form Thunderbird and Enigmail write): the Subject inside
+		// the signed or encrypted entity.
+		if mt, params, err := mime.ParseMediaType(ch.Get("Content-Type")); err == nil {
+			params["protected-headers"] = "v1"
+			ch.Set("Content-Type", mime.FormatMediaType(mt, params))
+		}
+		ch.Set("Subject", subj)
 	}
 	cte := strings.ToLower(strings.TrimSpace(ch.Get("Content-Transfer-Encoding")))
 	if (cte == "" || cte == "7bit" || cte == "8bit" || cte == "binary") && !sevenBit(body) {
@@ -131,8 +142,9 @@ func (s *Signer) Sign(msg []byte) ([]byte, error) {
 // it to recipients and to the organisation key itself (so that the sent
 // mail stays readable), as RFC 3156 §4 multipart/encrypted. The inner
 // entity carries the Subject as a protected header; the outer Subject
-// stays, since it holds the case tag that threading needs.
-func (s *Signer) SignEncrypt(msg []byte, recipients []*PublicKey) ([]byte, error) {
+// becomes outerSubject when that is not empty (it should keep the case
+// tag that threading needs, and nothing of the content).
+func (s *Signer) SignEncrypt(msg []byte, recipients []*PublicKey, outerSubject string) ([]byte, error) {
 	if len(recipients) == 0 {
 		return nil, fmt.Errorf("encrypt: no recipient key")
 	}
@@ -141,19 +153,6 @@ func (s *Signer) SignEncrypt(msg []byte, recipients []*PublicKey) ([]byte, error
 		return nil, err
 	}
 	inner := content(h, body)
-	if subj := h.Get("Subject"); subj != "" {
-		ih, ib, _ := split(inner)
-		ct := ih.Get("Content-Type")
-		if mt, params, err := mime.ParseMediaType(ct); err == nil {
-			params["protected-headers"] = "v1"
-			ih.Set("Content-Type", mime.FormatMediaType(mt, params))
-		}
-		ih.Set("Subject", subj)
-		var b bytes.Buffer
-		_ = textproto.WriteHeader(&b, ih)
-		b.Write(ib)
-		inner = b.Bytes()
-	}
 	ring, err := publicRing(append(append([]*PublicKey(nil), recipients...), s.key.pub))
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
@@ -169,6 +168,9 @@ func (s *Signer) SignEncrypt(msg []byte, recipients []*PublicKey) ([]byte, error
 	arm, err := m.ArmorBytes()
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: %w", err)
+	}
+	if outerSubject != "" {
+		h.Set("Subject", mime.QEncoding.Encode("utf-8", outerSubject))
 	}
 	b := boundary()
 	var w bytes.Buffer

@@ -74,7 +74,7 @@ func TestSignVerifiedByGPGAndOurselves(t *testing.T) {
 	runTool(t, ps[0], "sqop", "verify", sig, cert)
 	// And we do, with the text intact after quoted-printable.
 	res := Open(signed, Options{Verify: []*PublicKey{org.Public()}, Sender: orgAddr})
-	if !res.SignatureValid || !res.SignedAll || res.SignedBy != org.Fingerprint() {
+	if !res.SignatureValid || !res.SignedAll || res.SignedBy != org.Fingerprint() || res.Subject != "[CS-2026-0001] Received: your report" {
 		t.Fatalf("%+v", res)
 	}
 }
@@ -82,12 +82,13 @@ func TestSignVerifiedByGPGAndOurselves(t *testing.T) {
 func TestSignEncryptReadByGPG(t *testing.T) {
 	org, gen := orgKey(t, orgAddr)
 	g, repFpr, repKey := reporterGPG(t, gen)
-	enc, err := NewSigner(org).SignEncrypt(composed(), []*PublicKey{repKey})
+	enc, err := NewSigner(org).SignEncrypt(composed(), []*PublicKey{repKey}, "[CS-2026-0001] Received: ...")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(enc, []byte("read it")) {
-		t.Fatal("plaintext in the encrypted mail")
+	if bytes.Contains(enc, []byte("read it")) || bytes.Contains(enc, []byte("your report")) ||
+		!bytes.Contains(enc, []byte("Subject: [CS-2026-0001] Received: ...")) {
+		t.Fatalf("plaintext in the encrypted mail:\n%s", enc)
 	}
 	mt, ps := parts(t, enc)
 	if mt != "multipart/encrypted" || !bytes.Contains(ps[0], []byte("Version: 1")) {
@@ -101,7 +102,7 @@ func TestSignEncryptReadByGPG(t *testing.T) {
 	if m := reValidSig.FindSubmatch(errOut); m == nil || string(m[1]) != org.Fingerprint() {
 		t.Fatalf("gpg status:\n%s", errOut)
 	}
-	if !bytes.Contains(errOut, []byte("DECRYPTION_OKAY")) || !bytes.Contains(out, []byte("Subject: [CS-2026-0001]")) ||
+	if !bytes.Contains(errOut, []byte("DECRYPTION_OKAY")) || !bytes.Contains(out, []byte("Subject: [CS-2026-0001] Received: your report")) ||
 		!bytes.Contains(out, []byte("protected-headers")) {
 		t.Fatalf("gpg plaintext:\n%s\n%s", out, errOut)
 	}
@@ -131,7 +132,7 @@ func TestSQOPInterop(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	// We sign and encrypt to sqop's key; sqop decrypts and verifies.
-	enc, err := NewSigner(org).SignEncrypt(composed(), repKeys)
+	enc, err := NewSigner(org).SignEncrypt(composed(), repKeys, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -370,6 +370,9 @@ func TestReporterKeys(t *testing.T) {
 	if len(res.Keys) != 1 || res.Keys[0].Fingerprint() != mine.Fingerprint || len(res.KeyNotes) != 2 {
 		t.Fatalf("keys %v notes %q", res.Keys, res.KeyNotes)
 	}
+	if len(res.Others) != 1 || res.Others[0].Fingerprint() != theirs.Fingerprint {
+		t.Fatalf("others %v", res.Others)
+	}
 	if !strings.Contains(strings.Join(res.KeyNotes, "\n"), "expired") {
 		t.Fatalf("notes %q", res.KeyNotes)
 	}

@@ -34,7 +34,11 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 	if cmds == nil && problems == nil {
 		return tx.AppendEvent(c.ID, store.Event{At: at, Type: string(EventNote), Actor: from, MessageID: p.MessageID})
 	}
-	if o.StaffAuth != "none" {
+	if o.StaffAuth == "pgp" {
+		if ok, reason := e.pgpStaffAuth(rec, from); !ok {
+			return e.unauthenticated(tx, c, rec, p, reason)
+		}
+	} else if o.StaffAuth != "none" {
 		res := parser.CheckAuth(p.AuthResults, from, o.AuthservID)
 		if !res.OK {
 			return e.unauthenticated(tx, c, rec, p, res.Reason)

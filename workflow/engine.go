@@ -23,6 +23,7 @@ import (
 
 	"disclosured/calendar"
 	"disclosured/parser"
+	"disclosured/pgp"
 	"disclosured/store"
 	"disclosured/templates"
 )
@@ -67,6 +68,9 @@ type Options struct {
 
 	// Observer, if set, is told what happened, for metrics.
 	Observer Observer
+
+	// PGP turns OpenPGP on (see pgp.go); nil is off.
+	PGP *PGPOptions
 }
 
 // Observer receives counts of what the engine did. Nil funcs are skipped.
@@ -91,6 +95,10 @@ type Engine struct {
 	holdUntil *atomic.Int64
 	// pinned marks a copy made by pin, whose options never change.
 	pinned bool
+	// inPGP is the OpenPGP result of the message a pinned engine is
+	// ingesting right now (ingestOne sets it; messages of a batch are
+	// ingested one after another).
+	inPGP *pgp.Result
 }
 
 // New returns an engine over db.

@@ -15,6 +15,7 @@ import (
 
 	"disclosured/mailbox"
 	"disclosured/parser"
+	"disclosured/pgp"
 	"disclosured/store"
 	"disclosured/templates"
 )
@@ -90,6 +91,7 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 	// Parsing is the CPU-heavy part of ingesting a backlog and needs no
 	// store, so it runs on every core before the one write transaction.
 	parsed := make([]*parser.Message, len(msgs))
+	opened := make([]*pgp.Result, len(msgs))
 	sums := make([]string, len(msgs))
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -98,7 +100,7 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 			for i := range work {
 				sum := sha256.Sum256(msgs[i].Raw)
 				sums[i] = hex.EncodeToString(sum[:])
-				parsed[i] = e.parse(msgs[i].Raw)
+				parsed[i], opened[i] = e.parseOpen(msgs[i].Raw)
 			}
 		})
 	}
@@ -111,6 +113,7 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 	err := e.db.Update(func(tx *store.Tx) error {
 		out = out[:0]
 		for i, m := range msgs {
+			e.inPGP = opened[i]
 			o, err := e.ingestOne(tx, m, parsed[i], sums[i])
 			if err != nil {
 				return err
@@ -217,6 +220,7 @@ func (e *Engine) ingestOne(tx *store.Tx, in Incoming, p *parser.Message, sum str
 	for _, a := range append(append([]parser.Address(nil), p.To...), p.Cc...) {
 		rec.To = append(rec.To, a.Addr)
 	}
+	rec.PGP = pgpRecord(e.inPGP)
 
 	c, tagged, err := e.thread(tx, p)
 	if err != nil {
@@ -294,6 +298,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		Subject: subject, ReceivedAt: at, Language: e.language(p), Class: rec.Class,
 		RefersTo: tagged, Thread: p.MessageID, UpdatedAt: at, Deadlines: map[string]*store.Deadline{}}
 	rec.CaseID = id
+	e.pgpCase(c, rec, raw)
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return nil, err
 	}
@@ -369,6 +374,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 // keywords are applied.
 func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *parser.Message, raw []byte) error {
 	at, from := rec.At, p.From.Addr
+	e.pgpCase(c, rec, raw)
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return err
 	}
@@ -445,6 +451,7 @@ func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
 	for _, a := range m.Attachments {
 		d.Attachments = append(d.Attachments, fmt.Sprintf("%s (%s, %s)", a.Filename, a.ContentType, humanSize(a.Size)))
 	}
+	e.pgpData(&d, m)
 	return d
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"disclosured/config"
 	"disclosured/pgp"
+	"disclosured/workflow"
 )
 
 // expiryWarning is how long before its expiry check-config warns about
@@ -253,4 +254,17 @@ func securityTxt(cfg *config.Config, keys *pgpKeys, now time.Time) pgp.SecurityT
 		st.Encryption = pgp.FingerprintURI(keys.current.Fingerprint())
 	}
 	return st
+}
+
+// workflow is the engine's view of the keys; nil when OpenPGP is off.
+func (k *pgpKeys) workflow(cfg *config.Config) *workflow.PGPOptions {
+	if k.current == nil {
+		if len(k.staff) == 0 {
+			return nil
+		}
+		// Staff keys alone: staff.auth: pgp verifies, nothing is signed.
+		return &workflow.PGPOptions{StaffKeys: k.staff, StaffPlaintext: cfg.PGP.StaffPlaintext == "allow"}
+	}
+	return &workflow.PGPOptions{Keys: k.all(), StaffKeys: k.staff, StaffPlaintext: cfg.PGP.StaffPlaintext == "allow",
+		MaxPlaintext: cfg.Limits.MaxMessageBytes}
 }
