@@ -354,7 +354,7 @@ func TestKeyBombs(t *testing.T) {
 }
 
 func TestReporterKeys(t *testing.T) {
-	now := time.Now()
+	now := time.Now().Add(5 * time.Minute) // after the keys below are made
 	_, mine := orgKey(t, repAddr)
 	_, theirs := orgKey(t, "someone@example.net")
 	expired, err := Generate("Old", repAddr, time.Hour, nil, now.Add(-48*time.Hour))
