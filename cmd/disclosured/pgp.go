@@ -112,7 +112,7 @@ func reportPGP(k *pgpKeys, w io.Writer, now time.Time) error {
 				return configError{fmt.Errorf("pgp.key_file: the key %s expired on %s", p.Fingerprint(), exp.UTC().Format(time.RFC3339))}
 			}
 		case exp.Sub(now) < expiryWarning:
-			fmt.Fprintf(w, "pgp: %s %s expires %s\nwarning: pgp.key_file: the key expires in %d days; extend it or rotate (README: PGP)\n",
+			fmt.Fprintf(w, "pgp: %s %s expires %s\nwarning: pgp.key_file: the key expires in %d days; extend it or rotate it\n",
 				what, p.Fingerprint(), exp.UTC().Format(time.RFC3339), int(exp.Sub(now).Hours()/24))
 		default:
 			fmt.Fprintf(w, "pgp: %s %s expires %s\n", what, p.Fingerprint(), exp.UTC().Format(time.RFC3339))
