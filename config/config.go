@@ -72,6 +72,8 @@ type Config struct {
 	Limits       Limits       `mapstructure:"limits" yaml:"limits"`
 	Templates    Templates    `mapstructure:"templates" yaml:"templates"`
 	Log          Log          `mapstructure:"log" yaml:"log"`
+	PGP          PGP          `mapstructure:"pgp" yaml:"pgp"`
+	SecurityTxt  SecurityTxt  `mapstructure:"securitytxt" yaml:"securitytxt"`
 
 	// Dir is the absolute directory of the config file; relative paths
 	// in the file were resolved against it by Load.
@@ -158,7 +160,7 @@ type Staff struct {
 	Addresses  []string `mapstructure:"addresses" yaml:"addresses"` // may send commands
 	Notify     []string `mapstructure:"notify" yaml:"notify"`       // receive new-case and reminder mail
 	Escalate   []string `mapstructure:"escalate" yaml:"escalate"`   // told once when a timer is breached
-	Auth       string   `mapstructure:"auth" yaml:"auth"`           // authres | microsoft365 | none
+	Auth       string   `mapstructure:"auth" yaml:"auth"`           // authres | microsoft365 | pgp | none
 	AuthservID string   `mapstructure:"authserv_id" yaml:"authserv_id"`
 	TenantID   string   `mapstructure:"tenant_id" yaml:"tenant_id"` // microsoft365: X-MS-Exchange-CrossTenant-Id must equal it
 }
@@ -266,7 +268,9 @@ func Default() *Config {
 			MaxParts:            500,
 			MaxHeaderBytes:      1 << 20,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:         Log{Level: "info", Format: "text"},
+		PGP:         PGP{StaffPlaintext: "deny"},
+		SecurityTxt: SecurityTxt{},
 	}
 }
 
@@ -371,6 +375,7 @@ func (c *Config) resolvePaths() {
 			*p = filepath.Join(c.Dir, *p)
 		}
 	}
+	c.resolvePGPPaths()
 }
 
 // loadSecrets replaces passwords by the contents of their *_file, which

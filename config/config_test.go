@@ -187,7 +187,7 @@ func TestLoadErrors(t *testing.T) {
 		{"staff address invalid", "staff.addresses", []any{"alice@example.org", "bob"}, `staff.addresses[1]: invalid address "bob"`},
 		{"staff notify required", "staff.notify", nil, "staff.notify: required"},
 		{"staff escalate", "staff.escalate", "boss", `staff.escalate[0]: invalid address "boss"`},
-		{"staff auth", "staff.auth", "dkim", `staff.auth: want authres, microsoft365 or none, got "dkim"`},
+		{"staff auth", "staff.auth", "dkim", `staff.auth: want authres, microsoft365, pgp or none, got "dkim"`},
 		{"tenant id", "staff.tenant_id", "contoso.onmicrosoft.com", `staff.tenant_id: want the directory (tenant) ID, a GUID such as 8c3dbb3e-0b3f-4d47-9a4a-6f1f1b2f7a10, got "contoso.onmicrosoft.com"`},
 		{"authserv id", "staff.authserv_id", "", "staff.authserv_id: required when staff.auth is authres"},
 		{"store path", "store.path", "", "store.path: required"},

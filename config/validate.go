@@ -206,7 +206,10 @@ func (c *Config) Validate() error {
 	ch.addresses("staff.addresses", st.Addresses, true)
 	ch.addresses("staff.notify", st.Notify, true)
 	ch.addresses("staff.escalate", st.Escalate, false)
-	ch.oneOf("staff.auth", st.Auth, "authres", "microsoft365", "none")
+	ch.oneOf("staff.auth", st.Auth, "authres", "microsoft365", "pgp", "none")
+	if st.Auth == "pgp" && c.PGP.StaffKeysFile == "" {
+		ch.add("staff.auth", "pgp needs pgp.staff_keys_file")
+	}
 	if st.Auth == "authres" && strings.TrimSpace(st.AuthservID) == "" {
 		ch.add("staff.authserv_id", "required when staff.auth is authres")
 	}
@@ -255,6 +258,8 @@ func (c *Config) Validate() error {
 
 	ch.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	ch.oneOf("log.format", c.Log.Format, "text", "json")
+
+	c.validatePGP(ch)
 
 	if len(ch.errs) > 0 {
 		return ch.errs

@@ -43,6 +43,45 @@ type Case struct {
 	// ErasedAt is set when the personal data was erased; the case is
 	// then an anonymous tombstone.
 	ErasedAt *time.Time `json:"erased_at,omitempty"`
+	// Encrypted is set when a message of the reporter came encrypted: its
+	// content then reaches nobody in the clear (see workflow/pgp.go).
+	Encrypted bool `json:"encrypted,omitempty"`
+	// Keys are the reporter's OpenPGP keys found in their mail.
+	Keys []ReporterKey `json:"keys,omitempty"`
+}
+
+// ReporterKey is an OpenPGP public key a reporter sent (an attached key
+// or an Autocrypt: header).
+type ReporterKey struct {
+	Addr        string    `json:"addr"`
+	Fingerprint string    `json:"fingerprint"`
+	Armored     string    `json:"armored"`
+	Source      string    `json:"source"`
+	AddedAt     time.Time `json:"added_at"`
+	// Accepted keys are used; a key that came after another one was
+	// accepted for the same address waits for staff's #key.
+	Accepted bool `json:"accepted"`
+}
+
+// PGP is what OpenPGP processing found in one incoming message.
+type PGP struct {
+	Encrypted      bool     `json:"encrypted"`
+	Decrypted      bool     `json:"decrypted"`
+	Form           string   `json:"form,omitempty"`
+	DecryptedWith  string   `json:"decrypted_with,omitempty"`
+	EncryptedTo    []string `json:"encrypted_to,omitempty"`
+	Signed         bool     `json:"signed"`
+	SignedBy       string   `json:"signed_by,omitempty"`
+	SignatureValid bool     `json:"signature_valid"`
+	// SignatureKey: "known" (the case's or the staff's key) or "attached"
+	// (a key the same message carried: trust on first use).
+	SignatureKey string `json:"signature_key,omitempty"`
+	SignedAll    bool   `json:"signed_all,omitempty"`
+	// ProtectedSubject: the subject came from inside the encrypted or
+	// signed part.
+	ProtectedSubject bool     `json:"protected_subject,omitempty"`
+	Error            string   `json:"error,omitempty"`
+	KeyNotes         []string `json:"key_notes,omitempty"`
 }
 
 // Pause is one interval in which a case's timers waited for the reporter.
@@ -125,6 +164,9 @@ type Message struct {
 	Hosts       []string     `json:"hosts,omitempty"`
 	Attachments []Attachment `json:"attachments,omitempty"`
 	Problems    []string     `json:"problems,omitempty"`
+	// PGP is set when the message held OpenPGP; the stored raw message
+	// is then the ciphertext as it came, Text the plaintext.
+	PGP *PGP `json:"pgp,omitempty"`
 	// Outgoing only: the outbox record that carries it.
 	OutboxID uint64 `json:"outbox_id,omitempty"`
 }

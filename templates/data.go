@@ -49,6 +49,11 @@ type Data struct {
 	Changes []string
 	Help    string
 
+	// Set when OpenPGP is on: our current key's fingerprint, and whether
+	// the message at hand could not be decrypted.
+	Fingerprint   string
+	Undecryptable bool
+
 	// Set by timer mail.
 	Timer   string
 	Due     string

@@ -37,7 +37,11 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 		return e.unauthenticated(tx, c, rec, p, "the mail has more than one "+strings.Join(p.Duplicates, ", ")+
 			" field (RFC 5322 §3.6 allows one), as a replayed signed mail would")
 	}
-	if o.StaffAuth != "none" {
+	if o.StaffAuth == "pgp" {
+		if ok, reason := e.pgpStaffAuth(rec, from); !ok {
+			return e.unauthenticated(tx, c, rec, p, reason)
+		}
+	} else if o.StaffAuth != "none" {
 		res := parser.CheckAuth(p.AuthResults, from, o.AuthservID)
 		if o.StaffAuth == "microsoft365" {
 			res = parser.CheckMicrosoft365(p.Exchange, p.AuthResults, from, o.TenantID)

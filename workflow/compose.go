@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"disclosured/pgp"
 	"disclosured/store"
 	"disclosured/templates"
 )
@@ -34,6 +35,8 @@ type outgoing struct {
 	// autoSubmitted is the RFC 3834 value: auto-replied for answers to a
 	// message, auto-generated for mail nobody asked for.
 	autoSubmitted string
+	// encryptTo are the OpenPGP keys the mail is encrypted to (pgp.go).
+	encryptTo []*pgp.PublicKey
 }
 
 // queue renders o, writes it to the outbox and records it as an outgoing
@@ -43,12 +46,16 @@ type outgoing struct {
 // future-dated event would hold it back.
 func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, at time.Time) (string, error) {
 	now := e.opts().Now()
+	e.pgpOutgoing(c, &o)
 	subject, body, err := e.tmpl.Load().Render(o.kind.template(), o.lang, o.data)
 	if err != nil {
 		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
 	}
 	msgID := e.newMessageID()
 	raw, err := e.build(c.ID, o, subject, body, msgID, now)
+	if err == nil {
+		raw, err = e.pgpSeal(o, subject, o.data.Subject, raw)
+	}
 	if err != nil {
 		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"disclosured/calendar"
 	"disclosured/parser"
+	"disclosured/pgp"
 	"disclosured/store"
 	"disclosured/templates"
 )
@@ -74,6 +75,9 @@ type Options struct {
 
 	// Observer, if set, is told what happened, for metrics.
 	Observer Observer
+
+	// PGP turns OpenPGP on (see pgp.go); nil is off.
+	PGP *PGPOptions
 }
 
 // Observer receives counts of what the engine did. Nil funcs are skipped.
@@ -104,6 +108,10 @@ type Engine struct {
 	// staffProblem is set while staff mail reaches nobody (recipients.go).
 	// Shared with pinned copies.
 	staffProblem *staffProblem
+	// inPGP is the OpenPGP result of the message a pinned engine is
+	// ingesting right now (ingestOne sets it; messages of a batch are
+	// ingested one after another).
+	inPGP *pgp.Result
 }
 
 // New returns an engine over db.

@@ -157,6 +157,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 	}
 	c.Reporter = store.Address{Addr: erased}
 	c.Subject, c.Credit, c.Thread = erased, "", ""
+	c.Keys = nil // OpenPGP keys carry names and addresses
 	for i := range c.Consents {
 		c.Consents[i].Value = ""
 	}

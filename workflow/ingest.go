@@ -15,6 +15,7 @@ import (
 
 	"disclosured/mailbox"
 	"disclosured/parser"
+	"disclosured/pgp"
 	"disclosured/store"
 	"disclosured/templates"
 )
@@ -97,6 +98,7 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 	// Parsing is the CPU-heavy part of ingesting a backlog and needs no
 	// store, so it runs on every core before the one write transaction.
 	parsed := make([]*parser.Message, len(msgs))
+	opened := make([]*pgp.Result, len(msgs))
 	sums := make([]string, len(msgs))
 	var wg sync.WaitGroup
 	work := make(chan int)
@@ -105,7 +107,7 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 			for i := range work {
 				sum := sha256.Sum256(msgs[i].Raw)
 				sums[i] = hex.EncodeToString(sum[:])
-				parsed[i] = e.parse(msgs[i].Raw)
+				parsed[i], opened[i] = e.parseOpen(msgs[i].Raw)
 			}
 		})
 	}
@@ -118,7 +120,7 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 	for i := range all {
 		all[i] = i
 	}
-	b := &batch{msgs: msgs, parsed: parsed, sums: sums, failed: map[int]error{}}
+	b := &batch{msgs: msgs, parsed: parsed, opened: opened, sums: sums, failed: map[int]error{}}
 	out, err := e.commitSplit(b, all)
 	e.report(out)
 	if len(out) > 0 {
@@ -134,11 +136,12 @@ func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error)
 	return out, nil
 }
 
-// batch is what Ingest commits: the messages, their parse and digest, and
+// batch is what Ingest commits: the messages, their parse, OpenPGP result and digest, and
 // the processing errors met so far, by index.
 type batch struct {
 	msgs   []Incoming
 	parsed []*parser.Message
+	opened []*pgp.Result // the OpenPGP result of each message, nil if none
 	sums   []string
 	failed map[int]error
 }
@@ -220,6 +223,9 @@ func (e *Engine) ingestIsolated(tx *store.Tx, b *batch, i int) (o Outcome, err e
 			err = e.recovered("ingest", r)
 		}
 	}()
+	// Messages of a batch are ingested one after another on this pinned
+	// engine, so the OpenPGP result can ride along with it.
+	e.inPGP = b.opened[i]
 	if perr, ok := b.failed[i]; ok {
 		return e.ingestFailed(tx, b.msgs[i], b.parsed[i], b.sums[i], perr)
 	}
@@ -381,6 +387,7 @@ func (e *Engine) ingestOne(tx *store.Tx, in Incoming, p *parser.Message, sum str
 	for _, a := range append(append([]parser.Address(nil), p.To...), p.Cc...) {
 		rec.To = append(rec.To, a.Addr)
 	}
+	rec.PGP = pgpRecord(e.inPGP)
 
 	c, tagged, err := e.thread(tx, p)
 	if err != nil {
@@ -462,6 +469,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		Subject: subject, ReceivedAt: at, Language: e.language(p), Class: rec.Class,
 		RefersTo: tagged, Thread: p.MessageID, UpdatedAt: at, Deadlines: map[string]*store.Deadline{}}
 	rec.CaseID = id
+	e.pgpCase(c, rec, raw)
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return nil, err
 	}
@@ -537,6 +545,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 // keywords are applied.
 func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *parser.Message, raw []byte) error {
 	at, from := rec.At, p.From.Addr
+	e.pgpCase(c, rec, raw)
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return err
 	}
@@ -615,6 +624,7 @@ func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
 	for _, a := range m.Attachments {
 		d.Attachments = append(d.Attachments, fmt.Sprintf("%s (%s, %s)", a.Filename, a.ContentType, humanSize(a.Size)))
 	}
+	e.pgpData(&d, m)
 	return d
 }
 

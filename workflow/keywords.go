@@ -188,9 +188,22 @@ var keywords = []keyword{
 				k.fail("%v", err)
 				return
 			}
+			if !k.ownerKey(owner) {
+				return
+			}
 			k.c.ThirdParty = owner
 			k.e.thirdParty(k.tx, k.c, owner, k.msg, k.at, k.ch)
 			k.changed("report sent to third-party owner "+owner, "reporter told the owner was contacted")
+		}},
+	{name: "key", syntax: "FINGERPRINT", help: "use this reporter key, which came after another one (OpenPGP)",
+		check: checkFingerprint,
+		apply: func(k *kwCtx, args []string) {
+			addr, ok := acceptKey(k.c, args[0])
+			if !ok {
+				k.fail("the case holds no key %s", args[0])
+				return
+			}
+			k.changed("mail to " + addr + " is now encrypted to key " + args[0])
 		}},
 	{name: "close", help: "end the case",
 		states: []State{StateNew, StateAcknowledged, StateAssessed, StateResolved, StateRejected, StateDuplicate},
@@ -574,6 +587,16 @@ func checkPublish(args []string) ([]string, []string) {
 
 // checkThirdParty accepts only a bare addr-spec: the address goes into an
 // outgoing envelope, so a display name or comment is a typo, not intent.
+var fingerprintRe = regexp.MustCompile(`^[0-9A-F]{40}$`)
+
+func checkFingerprint(args []string) ([]string, []string) {
+	fpr := strings.ToUpper(strings.Join(args, ""))
+	if !fingerprintRe.MatchString(fpr) {
+		return nil, []string{fmt.Sprintf("%q is not a 40-digit hex fingerprint", strings.Join(args, " "))}
+	}
+	return []string{fpr}, nil
+}
+
 func checkThirdParty(args []string) ([]string, []string) {
 	if p := wantArgs(args, 1, "OWNER-ADDRESS"); p != nil {
 		return nil, p

@@ -43,6 +43,18 @@ type CaseView struct {
 	Deadlines    map[TimerName]DeadlineView `json:"deadlines"`
 	Messages     []MessageView              `json:"messages"`
 	Events       []store.Event              `json:"events"`
+	// Encrypted and Keys: see store.Case.
+	Encrypted bool      `json:"encrypted"`
+	Keys      []KeyView `json:"keys"`
+}
+
+// KeyView is one reporter key of a case.
+type KeyView struct {
+	Addr        string    `json:"addr"`
+	Fingerprint string    `json:"fingerprint"`
+	Source      string    `json:"source"`
+	AddedAt     time.Time `json:"added_at"`
+	Accepted    bool      `json:"accepted"`
 }
 
 // DeadlineView is one timer of a case.
@@ -73,6 +85,8 @@ type MessageView struct {
 	Hosts       []string           `json:"hosts,omitempty"`
 	Attachments []store.Attachment `json:"attachments,omitempty"`
 	Problems    []string           `json:"problems,omitempty"`
+	// PGP is what OpenPGP processing found (incoming mail only).
+	PGP *store.PGP `json:"pgp,omitempty"`
 }
 
 // ErrNoCase is returned for an unknown case ID.
@@ -123,6 +137,11 @@ func ShowCase(db *store.DB, id string) (*CaseView, error) {
 		if v.Pauses == nil {
 			v.Pauses = []store.Pause{}
 		}
+		v.Encrypted, v.Keys = c.Encrypted, []KeyView{}
+		for _, k := range c.Keys {
+			v.Keys = append(v.Keys, KeyView{Addr: k.Addr, Fingerprint: k.Fingerprint, Source: k.Source,
+				AddedAt: k.AddedAt, Accepted: k.Accepted})
+		}
 		if v.Consents == nil {
 			v.Consents = []store.Consent{}
 		}
@@ -138,7 +157,7 @@ func ShowCase(db *store.DB, id string) (*CaseView, error) {
 			mv := MessageView{Direction: m.Direction, Kind: m.Kind, From: m.From, To: m.To,
 				Subject: m.Subject, At: m.At, MessageID: m.MessageID, Class: m.Class, Size: m.Size,
 				Truncated: m.Truncated, Text: m.Text, URLs: m.URLs, IPs: m.IPs, Hosts: m.Hosts,
-				Attachments: m.Attachments, Problems: m.Problems}
+				Attachments: m.Attachments, Problems: m.Problems, PGP: m.PGP}
 			if m.Direction == "out" {
 				om, err := tx.Mail(m.OutboxID)
 				if err != nil {

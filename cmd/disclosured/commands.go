@@ -34,10 +34,17 @@ func cmdCheckConfig(args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	keys, err := loadPGP(cfg)
+	if err != nil {
+		return err
+	}
 	if err := cfg.Print(e.stdout); err != nil {
 		return fmt.Errorf("print config: %w", err)
 	}
 	describeLogin(e.stderr, cfg, src)
+	if err := reportPGP(keys, e.stderr, time.Now()); err != nil {
+		return err
+	}
 	fmt.Fprintln(e.stderr, "config OK")
 	return nil
 }

@@ -52,6 +52,8 @@ Commands:
   calendar add TIME DURATION         e.g. calendar add 2026-11-20T16:00:00+01:00 3wd
   backup FILE               write a consistent copy of the store (also while the daemon runs)
   erase ID                  remove a case's personal data, keep an anonymous tombstone
+  pgp generate --name N --email A --out FILE   make an OpenPGP key, print its fingerprint
+  securitytxt               print the RFC 9116 security.txt, clear-signed when a key is set
   version
 
 Every command takes -c, --config FILE (default /etc/disclosured/config.yaml, then ./config.yaml).
@@ -100,6 +102,10 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return runStoreCmd(ctx, cmd, rest, e)
 	case "calendar":
 		return cmdCalendar(rest, e)
+	case "pgp":
+		return cmdPGP(rest, e)
+	case "securitytxt":
+		return cmdSecurityTxt(rest, e)
 	case "version", "--version":
 		fmt.Fprintln(e.stdout, "disclosured", version)
 		return nil

@@ -83,7 +83,12 @@ func engineOptions(cfg *config.Config, log *slog.Logger) (workflow.Options, erro
 		}
 		timers[name] = d
 	}
+	keys, err := loadPGP(cfg)
+	if err != nil {
+		return workflow.Options{}, err
+	}
 	return workflow.Options{
+		PGP:     keys.workflow(cfg),
 		OrgName: cfg.Organization.Name, OrgAddress: cfg.Organization.Address,
 		CasePrefix: cfg.Organization.CasePrefix, Domain: cfg.Organization.Domain,
 		Languages: cfg.Organization.Languages, StaffAddresses: cfg.Staff.Addresses,
