@@ -29,12 +29,19 @@ func (t *Tx) NextCaseID(prefix string, year int) (string, error) {
 func (t *Tx) PutCase(c *Case) error {
 	cases, due, stats := t.tx.Bucket(bucketCases), t.tx.Bucket(bucketDue), t.tx.Bucket(bucketStats)
 	var old Case
+	prev := (*Case)(nil)
 	if err := getJSON(cases, []byte(c.ID), &old); err == nil {
+		prev = &old
 		for name, d := range old.Deadlines {
 			if !d.Next.IsZero() {
 				if err := due.Delete(dueKey(d.Next, c.ID, name)); err != nil {
 					return fmt.Errorf("write case %s: %w", c.ID, err)
 				}
+			}
+		}
+		if p := old.Publication; p != nil && !p.Next.IsZero() {
+			if err := due.Delete(dueKey(p.Next, c.ID, TimerPublish)); err != nil {
+				return fmt.Errorf("write case %s: %w", c.ID, err)
 			}
 		}
 		if err := countCase(stats, &old, -1); err != nil {
@@ -50,6 +57,14 @@ func (t *Tx) PutCase(c *Case) error {
 				return fmt.Errorf("write case %s: %w", c.ID, err)
 			}
 		}
+	}
+	if p := c.Publication; p != nil && !p.Next.IsZero() {
+		if err := due.Put(dueKey(p.Next, c.ID, TimerPublish), nil); err != nil {
+			return fmt.Errorf("write case %s: %w", c.ID, err)
+		}
+	}
+	if err := t.indexOverview(prev, c); err != nil {
+		return fmt.Errorf("write case %s: %w", c.ID, err)
 	}
 	if err := putJSON(cases, []byte(c.ID), c); err != nil {
 		return fmt.Errorf("write case %s: %w", c.ID, err)

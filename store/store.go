@@ -16,7 +16,9 @@
 //	outbox/<8-byte BE id>            -> OutMail
 //	outq/<priority><8-byte BE unix nanos><id> -> empty; pending outbox mail by priority and next attempt
 //	senders/<address>|<YYYY-MM-DD>   -> acknowledgments sent that day (8-byte BE)
-//	due/<8-byte BE unix nanos><case id>\x00<timer> -> empty; Deadline.Next of every deadline
+//	due/<8-byte BE unix nanos><case id>\x00<timer> -> empty; Deadline.Next of every deadline,
+//	                                   and Publication.Next under TimerPublish
+//	active/, tally/, jobs/           -> the overview's indexes (overview.go)
 //
 // Invariants: a case changes only inside one Update transaction that also
 // appends its events and queues its outgoing mail, so a crash leaves either
@@ -56,7 +58,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketSeq, bucketCases, bucketEvents, bucketMessages,
 		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders, bucketDue,
-		bucketStats, bucketOutFail}
+		bucketStats, bucketOutFail, bucketActive, bucketTally, bucketJobs}
 )
 
 // ErrLocked is returned by Open when another process holds the store.
@@ -133,6 +135,8 @@ func initSchema(tx *bolt.Tx) error {
 	// A store from before the running totals gets them counted once, in
 	// this transaction; a new store starts them at zero.
 	countExisting := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketStats) == nil
+	// Likewise the overview's indexes (overview.go).
+	indexExisting := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketActive) == nil
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -146,7 +150,12 @@ func initSchema(tx *bolt.Tx) error {
 		return err
 	}
 	if countExisting {
-		return buildStats(tx)
+		if err := buildStats(tx); err != nil {
+			return err
+		}
+	}
+	if indexExisting {
+		return buildOverview(tx)
 	}
 	return nil
 }
