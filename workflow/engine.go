@@ -87,6 +87,10 @@ type Options struct {
 
 	// Observer, if set, is told what happened, for metrics.
 	Observer Observer
+
+	// Overview and MonthlyReport are the scheduled mails about the whole
+	// programme (digest.go); the zero Schedule turns one off.
+	Overview, MonthlyReport Schedule
 }
 
 // Observer receives counts of what the engine did. Nil funcs are skipped.

@@ -208,7 +208,8 @@ func (e *Engine) mailSent(tx *store.Tx, m *store.OutMail, now time.Time) error {
 // recorded but not announced by mail, which could only fail again.
 var staffKinds = map[string]bool{"new-report": true, "reporter-replied": true, "owner-replied": true,
 	"flood": true, "done": true, "refused": true, "unauthenticated": true, "reminder": true,
-	"overdue": true, "mail-failed": true}
+	"overdue": true, "mail-failed": true,
+	"overview": true, "show": true, "publish-reminder": true, "publish-today": true, "report": true}
 
 // mailFailed records a mail that will never be delivered on its case and,
 // when it was not mail to staff, tells staff.

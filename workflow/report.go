@@ -20,11 +20,24 @@ type TimerReport struct {
 	// MedianText and WorstText are the same, for people.
 	MedianText string `json:"median"`
 	WorstText  string `json:"worst"`
+	// Took is the time from start to met of every met deadline, shortest
+	// first, for the chart.
+	Took []time.Duration `json:"-"`
 }
 
 // Report computes per-timer compliance over cases received in [from, to);
 // zero bounds are open.
 func Report(db *store.DB, from, to time.Time) ([]TimerReport, error) {
+	var out []TimerReport
+	err := db.View(func(tx *store.Tx) error {
+		var err error
+		out, err = reportTx(tx, from, to)
+		return err
+	})
+	return out, err
+}
+
+func reportTx(tx *store.Tx, from, to time.Time) ([]TimerReport, error) {
 	names := []string{TimerAcknowledge, TimerAssess, TimerProgress, TimerResolve, TimerThirdParty}
 	took := map[string][]time.Duration{}
 	out := make([]TimerReport, len(names))
@@ -32,7 +45,7 @@ func Report(db *store.DB, from, to time.Time) ([]TimerReport, error) {
 	for i, n := range names {
 		out[i].Timer, idx[n] = n, i
 	}
-	err := db.View(func(tx *store.Tx) error {
+	err := func() error {
 		cases, err := tx.Cases()
 		if err != nil {
 			return err
@@ -63,7 +76,7 @@ func Report(db *store.DB, from, to time.Time) ([]TimerReport, error) {
 			}
 		}
 		return nil
-	})
+	}()
 	for i := range out {
 		ds := took[out[i].Timer]
 		if len(ds) == 0 {
@@ -71,6 +84,7 @@ func Report(db *store.DB, from, to time.Time) ([]TimerReport, error) {
 			continue
 		}
 		sort.Slice(ds, func(a, b int) bool { return ds[a] < ds[b] })
+		out[i].Took = ds
 		out[i].Median, out[i].Worst = ds[len(ds)/2], ds[len(ds)-1]
 		out[i].MedianText, out[i].WorstText = out[i].Median.Round(time.Second).String(), out[i].Worst.Round(time.Second).String()
 	}
