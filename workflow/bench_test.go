@@ -90,8 +90,8 @@ func newSweepFixture(b *testing.B, n int) *sweepFixture {
 	if err != nil {
 		b.Fatal(err)
 	}
-	timers := map[string]calendar.Duration{}
-	for name, s := range map[string]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d",
+	timers := map[TimerName]calendar.Duration{}
+	for name, s := range map[TimerName]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d",
 		TimerProgress: "10wd", TimerThirdParty: "3wd"} {
 		timers[name], _ = calendar.ParseDuration(s)
 	}
@@ -112,7 +112,7 @@ func newSweepFixture(b *testing.B, n int) *sweepFixture {
 				}
 				sf.ids = append(sf.ids, id)
 				c := sf.caseAt(id)
-				c.Deadlines[TimerResolve].Next = far
+				deadline(c, TimerResolve).Next = far
 				if err := tx.PutCase(c); err != nil {
 					return err
 				}
@@ -130,10 +130,10 @@ func newSweepFixture(b *testing.B, n int) *sweepFixture {
 // its 50 % reminder is due.
 func (sf *sweepFixture) caseAt(id string) *store.Case {
 	start := sf.now.AddDate(0, 0, -40)
-	return &store.Case{ID: id, State: StateAcknowledged, Reporter: store.Address{Addr: "ada@example.org"},
+	return &store.Case{ID: id, State: string(StateAcknowledged), Reporter: store.Address{Addr: "ada@example.org"},
 		Subject: "XSS in login", ReceivedAt: start, Language: "en", Class: "human", UpdatedAt: start,
 		Deadlines: map[string]*store.Deadline{
-			TimerResolve: {Start: start, Due: sf.now.AddDate(0, 0, 20), Next: sf.now.Add(-time.Minute)},
+			string(TimerResolve): {Start: start, Due: sf.now.AddDate(0, 0, 20), Next: sf.now.Add(-time.Minute)},
 		}}
 }
 
@@ -206,9 +206,9 @@ func BenchmarkOverview(b *testing.B) {
 					c := sf.caseAt(id)
 					if i >= open {
 						// Old history: closed long ago, timers met.
-						c.State, c.UpdatedAt, c.ReceivedAt = StateClosed, closedAt, closedAt.AddDate(0, -1, 0)
+						c.State, c.UpdatedAt, c.ReceivedAt = string(StateClosed), closedAt, closedAt.AddDate(0, -1, 0)
 						met := closedAt
-						c.Deadlines[TimerResolve].MetAt, c.Deadlines[TimerResolve].Next = &met, time.Time{}
+						deadline(c, TimerResolve).MetAt, deadline(c, TimerResolve).Next = &met, time.Time{}
 					}
 					if err := tx.PutCase(c); err != nil {
 						return err

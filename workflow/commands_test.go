@@ -50,7 +50,7 @@ func TestFullCaseLife(t *testing.T) {
 	_, mark := f.sentSince(t, 0)
 	steps := []struct {
 		subject, body string
-		state         string
+		state         State
 		want          []string // subject prefixes of the mails it causes, "to subject"
 	}{
 		{"#assess high 2027-01-15", "We can reproduce it.", StateAssessed,

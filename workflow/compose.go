@@ -20,8 +20,7 @@ const LoopHeader = "X-Disclosured-Case"
 
 // outgoing describes one mail to queue.
 type outgoing struct {
-	kind string // ack, new-report, reporter-replied, flood, ...
-	tmpl string
+	kind MailKind
 	lang string
 	to   []string
 	data templates.Data
@@ -52,7 +51,7 @@ type attachment struct {
 // future-dated event would hold it back.
 func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, at time.Time) (string, error) {
 	now := e.opts().Now()
-	subject, body, err := e.tmpl.Load().Render(o.tmpl, o.lang, o.data)
+	subject, body, err := e.tmpl.Load().Render(o.kind.template(), o.lang, o.data)
 	if err != nil {
 		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
 	}
@@ -61,7 +60,7 @@ func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, at time.Time) (s
 	if err != nil {
 		return "", fmt.Errorf("compose %s for %s: %w", o.kind, c.ID, err)
 	}
-	m := &store.OutMail{CaseID: c.ID, Kind: o.kind, From: e.opts().OrgAddress, To: o.to,
+	m := &store.OutMail{CaseID: c.ID, Kind: string(o.kind), From: e.opts().OrgAddress, To: o.to,
 		Raw: raw, NextAt: now, CreatedAt: now}
 	if staffKinds[o.kind] {
 		// Reporters first: in a backlog, acknowledgments must not queue
@@ -71,13 +70,13 @@ func (e *Engine) queue(tx *store.Tx, c *store.Case, o outgoing, at time.Time) (s
 	if err := tx.Enqueue(m); err != nil {
 		return "", fmt.Errorf("queue %s for %s: %w", o.kind, c.ID, err)
 	}
-	rec := &store.Message{CaseID: c.ID, Direction: "out", Kind: o.kind, From: e.opts().OrgAddress,
+	rec := &store.Message{CaseID: c.ID, Direction: "out", Kind: string(o.kind), From: e.opts().OrgAddress,
 		To: o.to, Subject: subject, MessageID: msgID, At: at, OutboxID: m.ID}
 	if err := tx.AddMessage(rec, nil); err != nil {
 		return "", err
 	}
-	err = tx.AppendEvent(c.ID, store.Event{At: at, Type: "mail_queued", MessageID: msgID,
-		Detail: o.kind + " to " + strings.Join(o.to, ", ")})
+	err = tx.AppendEvent(c.ID, store.Event{At: at, Type: string(EventMailQueued), MessageID: msgID,
+		Detail: string(o.kind) + " to " + strings.Join(o.to, ", ")})
 	return msgID, err
 }
 
@@ -181,17 +180,17 @@ func buildMixed(h mail.Header, body string, files []attachment) ([]byte, error) 
 // case, so it is recorded only in the outbox. It returns the Message-ID.
 func (e *Engine) queueProgramme(tx *store.Tx, o outgoing) (string, error) {
 	now := e.opts().Now()
-	subject, body, err := e.tmpl.Load().Render(o.tmpl, o.lang, o.data)
+	subject, body, err := e.tmpl.Load().Render(o.kind.template(), o.lang, o.data)
 	if err != nil {
 		return "", fmt.Errorf("compose %s: %w", o.kind, err)
 	}
 	msgID := e.newMessageID()
 	// The loop header names no case; its presence alone marks our mail.
-	raw, err := e.build(o.kind, o, subject, body, msgID, now)
+	raw, err := e.build(string(o.kind), o, subject, body, msgID, now)
 	if err != nil {
 		return "", fmt.Errorf("compose %s: %w", o.kind, err)
 	}
-	m := &store.OutMail{Kind: o.kind, From: e.opts().OrgAddress, To: o.to, Raw: raw, NextAt: now,
+	m := &store.OutMail{Kind: string(o.kind), From: e.opts().OrgAddress, To: o.to, Raw: raw, NextAt: now,
 		CreatedAt: now, Priority: 1}
 	if err := tx.Enqueue(m); err != nil {
 		return "", fmt.Errorf("queue %s: %w", o.kind, err)

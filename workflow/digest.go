@@ -41,6 +41,20 @@ const (
 	JobReport   = "report"
 )
 
+// The mail and events of this file.
+const (
+	MailOverview        MailKind = "overview"
+	MailShow            MailKind = "show"
+	MailReport          MailKind = "report"
+	MailPublishReminder MailKind = "publish-reminder"
+	MailPublishToday    MailKind = "publish-today"
+	// MailPublished tells the reporter their report is published.
+	MailPublished MailKind = "published"
+
+	EventPublicationReminder EventType = "publication_reminder"
+	EventPublished           EventType = "published"
+)
+
 // PublishRemindDays is how many working days before an agreed publication
 // staff are reminded.
 const PublishRemindDays = 7
@@ -133,7 +147,7 @@ func (e *Engine) overviewMail(now time.Time) (outgoing, error) {
 	if err != nil {
 		return outgoing{}, err
 	}
-	return outgoing{kind: "overview", tmpl: "overview", lang: e.opts().Languages[0],
+	return outgoing{kind: MailOverview, lang: e.opts().Languages[0],
 		data: e.overviewData(ov), autoSubmitted: "auto-generated"}, nil
 }
 
@@ -163,7 +177,7 @@ func (e *Engine) reportMail(now time.Time) (outgoing, error) {
 	}
 	d := templates.Data{OrgName: e.opts().OrgName, OrgAddress: e.opts().OrgAddress,
 		Period: e.formatDay(from) + " - " + e.formatDay(to.Add(-time.Nanosecond)), Report: strings.TrimRight(text.String(), "\n")}
-	return outgoing{kind: "report", tmpl: "report", lang: e.opts().Languages[0], data: d,
+	return outgoing{kind: MailReport, lang: e.opts().Languages[0], data: d,
 		autoSubmitted: "auto-generated",
 		attach:        []attachment{{name: "sla-" + from.Format("2006-01") + ".png", contentType: "image/png", data: png.Bytes()}}}, nil
 }
@@ -175,7 +189,7 @@ func (e *Engine) Chart(w interface{ Write([]byte) (int, error) }, title string, 
 		timers[i] = chart.Timer{Name: r.Timer, Met: r.Met, Breached: r.Breached, Open: r.Open, Took: r.Took}
 		// The time taken is wall time; only a calendar-day limit can be
 		// drawn on the same axis.
-		if d, ok := e.opts().Timers[r.Timer]; ok && !d.Working {
+		if d, ok := e.opts().Timers[TimerName(r.Timer)]; ok && !d.Working {
 			timers[i].Limit = time.Duration(d.N) * 24 * time.Hour
 		}
 	}
@@ -221,19 +235,19 @@ func (e *Engine) sweepPublish(tx *store.Tx, c *store.Case, now time.Time) (*Swee
 	data.Report = advisory.Text(d)
 	if now.Before(p.Due) {
 		p.Reminded, p.Next = true, p.Due
-		if _, err := e.queue(tx, c, outgoing{kind: "publish-reminder", tmpl: "publish-reminder",
+		if _, err := e.queue(tx, c, outgoing{kind: MailPublishReminder,
 			lang: e.opts().Languages[0], to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, now); err != nil {
 			return nil, err
 		}
 		return &SweepAction{CaseID: c.ID, Timer: store.TimerPublish, Kind: "publish-reminder", Due: p.Due},
-			tx.AppendEvent(c.ID, store.Event{At: now, Type: "publication_reminder", Detail: p.Date})
+			tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventPublicationReminder), Detail: p.Date})
 	}
 	csafDoc, err := advisory.CSAFJSON(d)
 	if err != nil {
 		return nil, fmt.Errorf("advisory for %s: %w", c.ID, err)
 	}
 	name := strings.TrimSuffix(advisory.FileName(c.ID), ".json")
-	if _, err := e.queue(tx, c, outgoing{kind: "publish-today", tmpl: "publish-today", lang: e.opts().Languages[0],
+	if _, err := e.queue(tx, c, outgoing{kind: MailPublishToday, lang: e.opts().Languages[0],
 		to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated",
 		attach: []attachment{
 			{name: name + ".txt", contentType: "text/plain; charset=utf-8", data: []byte(data.Report)},
@@ -244,7 +258,7 @@ func (e *Engine) sweepPublish(tx *store.Tx, c *store.Case, now time.Time) (*Swee
 	if c.Reporter.Addr != "" && c.ErasedAt == nil {
 		rd := e.caseData(c, &store.Message{At: now})
 		rd.PublishAt, rd.Credit = e.formatDate(p.Date), d.Credit
-		msgID, err := e.queue(tx, c, outgoing{kind: "published", tmpl: "published", lang: c.Language,
+		msgID, err := e.queue(tx, c, outgoing{kind: MailPublished, lang: c.Language,
 			to: []string{c.Reporter.Addr}, data: rd, inReplyTo: c.Thread, autoSubmitted: "auto-generated"}, now)
 		if err != nil {
 			return nil, err
@@ -254,7 +268,7 @@ func (e *Engine) sweepPublish(tx *store.Tx, c *store.Case, now time.Time) (*Swee
 	done := now
 	p.Reminded, p.DoneAt, p.Next = true, &done, time.Time{}
 	return &SweepAction{CaseID: c.ID, Timer: store.TimerPublish, Kind: "publish-today", Due: p.Due},
-		tx.AppendEvent(c.ID, store.Event{At: now, Type: "published", Detail: p.Date})
+		tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventPublished), Detail: p.Date})
 }
 
 // credit is how the reporter may be named: their own latest choice
@@ -302,7 +316,7 @@ func (e *Engine) draft(tx *store.Tx, c *store.Case, now time.Time) (advisory.Dra
 	if c.Reward != nil && rewardPublic(c) {
 		d.Reward = fmt.Sprintf("%d %s", c.Reward.Amount, c.Reward.Currency)
 	}
-	if dl := c.Deadlines[TimerResolve]; dl != nil && dl.MetAt != nil && (c.State == StateResolved || c.State == StateClosed) {
+	if dl := deadline(c, TimerResolve); dl != nil && dl.MetAt != nil && (stateOf(c) == StateResolved || stateOf(c) == StateClosed) {
 		d.Fixed = *dl.MetAt
 	}
 	if c.PublishAt != "" {

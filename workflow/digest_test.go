@@ -164,7 +164,7 @@ func TestOverview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subj, body, err := f.e.tmpl.Load().Render(o.tmpl, o.lang, o.data)
+	subj, body, err := f.e.tmpl.Load().Render(o.kind.template(), o.lang, o.data)
 	if err != nil {
 		t.Fatal(err)
 	}

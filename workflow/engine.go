@@ -27,26 +27,6 @@ import (
 	"disclosured/templates"
 )
 
-// Case states (SPEC §3).
-const (
-	StateNew          = "new"
-	StateAcknowledged = "acknowledged"
-	StateAssessed     = "assessed"
-	StateResolved     = "resolved"
-	StateClosed       = "closed"
-	StateRejected     = "rejected"
-	StateDuplicate    = "duplicate"
-)
-
-// Timer names (SPEC §1, §6).
-const (
-	TimerAcknowledge = "acknowledge"
-	TimerAssess      = "assess"
-	TimerProgress    = "progress"
-	TimerResolve     = "resolve"
-	TimerThirdParty  = "third_party"
-)
-
 // Options configure an Engine. cmd builds them from the config.
 type Options struct {
 	OrgName    string
@@ -74,7 +54,7 @@ type Options struct {
 
 	Calendar *calendar.Calendar
 	// Timers holds the duration of each promise, keyed by timer name.
-	Timers map[string]calendar.Duration
+	Timers map[TimerName]calendar.Duration
 	// RemindAt are the fractions of each timer at which staff are
 	// reminded, ascending (SPEC §6).
 	RemindAt []float64
@@ -110,14 +90,18 @@ type Engine struct {
 	log  *slog.Logger
 	kick chan struct{}
 	// holdUntil is when the outbox's catch-up hold ends (Unix nanoseconds
-	// on the real clock); zero when the outbox is free to send.
-	holdUntil atomic.Int64
+	// on the real clock); zero when the outbox is free to send. Shared
+	// with pinned copies.
+	holdUntil *atomic.Int64
+	// pinned marks a copy made by pin, whose options never change.
+	pinned bool
 }
 
 // New returns an engine over db.
 func New(db *store.DB, o Options, t *templates.Set) *Engine {
 	o = withDefaults(o)
-	e := &Engine{db: db, log: o.Logger.With("component", "workflow"), kick: make(chan struct{}, 1)}
+	e := &Engine{db: db, log: o.Logger.With("component", "workflow"), kick: make(chan struct{}, 1),
+		holdUntil: new(atomic.Int64)}
 	e.cur.Store(&o)
 	e.tmpl.Store(t)
 	return e
@@ -139,11 +123,27 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-// opts is the current options; a reload swaps them whole.
+// opts is the current options; a reload swaps them whole. Inside a
+// transaction e is pinned, so every read sees the same options.
 func (e *Engine) opts() *Options { return e.cur.Load() }
 
+// pin returns an engine that keeps the options and templates current now
+// for as long as it is used. Every entry point that runs a transaction
+// (Ingest, Sweep, an outbox pass, Erase, Retain) works on a pinned engine,
+// so a reload in the middle cannot mix old and new values in one
+// transaction: it takes effect from the next one.
+func (e *Engine) pin() *Engine {
+	if e.pinned {
+		return e
+	}
+	p := &Engine{db: e.db, log: e.log, kick: e.kick, holdUntil: e.holdUntil, pinned: true}
+	p.cur.Store(e.opts())
+	p.tmpl.Store(e.tmpl.Load())
+	return p
+}
+
 // Reload swaps in new, already validated options and templates (SIGHUP).
-// Work in progress finishes on the values it started with.
+// Work in progress finishes on the values it started with (see pin).
 func (e *Engine) Reload(o Options, t *templates.Set) {
 	o = withDefaults(o)
 	e.cur.Store(&o)

@@ -19,6 +19,7 @@ const erased = "[erased]"
 // deadlines. Pending mail of the case is cancelled. The store is compacted
 // afterwards, so the erased bytes are gone from the file too.
 func (e *Engine) Erase(id string, now time.Time) error {
+	e = e.pin()
 	err := e.db.Update(func(tx *store.Tx) error {
 		c, err := tx.Case(id)
 		if err != nil {
@@ -104,7 +105,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 	}
 	if err := tx.RewriteEvents(c.ID, func(ev *store.Event) {
 		ev.Actor, ev.Detail = scrub(ev.Actor), scrub(ev.Detail)
-		if ev.Type == "consent" {
+		if ev.Type == string(EventConsent) {
 			ev.Detail = erased
 		}
 	}); err != nil {
@@ -116,7 +117,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 		c.Consents[i].Value = ""
 	}
 	c.ErasedAt = &now
-	if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: "erased"}); err != nil {
+	if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventErased)}); err != nil {
 		return err
 	}
 	return e.putCase(tx, c)
@@ -125,6 +126,7 @@ func (e *Engine) erase(tx *store.Tx, c *store.Case, now time.Time) error {
 // Retain erases the personal data of cases closed (or rejected or
 // duplicate) longer than age ago, and compacts once if any was erased.
 func (e *Engine) Retain(age time.Duration, now time.Time) (int, error) {
+	e = e.pin()
 	if age <= 0 {
 		return 0, nil
 	}
@@ -135,7 +137,7 @@ func (e *Engine) Retain(age time.Duration, now time.Time) (int, error) {
 			return err
 		}
 		for _, c := range cases {
-			if c.ErasedAt != nil || e.running(c) || c.State == StateResolved || now.Sub(c.UpdatedAt) < age {
+			if c.ErasedAt != nil || e.running(c) || stateOf(c) == StateResolved || now.Sub(c.UpdatedAt) < age {
 				continue
 			}
 			if err := e.erase(tx, c, now); err != nil {

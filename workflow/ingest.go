@@ -83,6 +83,7 @@ func (e *Engine) outboxHeld() time.Duration {
 // Ingest stores messages as cases or follow-ups in one transaction, with the
 // mail they cause queued in the outbox.
 func (e *Engine) Ingest(ctx context.Context, msgs []Incoming) ([]Outcome, error) {
+	e = e.pin()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func (e *Engine) parse(raw []byte) (p *parser.Message) {
 		if r := recover(); r != nil {
 			e.log.Error("parser panicked", "panic", fmt.Sprint(r))
 			e.panicked("parser")
-			p = &parser.Message{Class: "human", Problems: []string{fmt.Sprintf("parser failed: %v", r)},
+			p = &parser.Message{Class: parser.ClassHuman, Problems: []string{fmt.Sprintf("parser failed: %v", r)},
 				Text: strings.ToValidUTF8(string(raw[:min(len(raw), 64<<10)]), "\uFFFD")}
 		}
 	}()
@@ -244,7 +245,7 @@ func (e *Engine) noReplyReason(p *parser.Message, raw []byte) string {
 		return "sent from our own address"
 	case hasLoopHeader(raw):
 		return "carries our own " + LoopHeader + " header"
-	case p.Class != "human":
+	case p.Class != parser.ClassHuman:
 		reason := string(p.Class)
 		if p.ClassReason != "" {
 			reason += ": " + p.ClassReason
@@ -289,14 +290,14 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 	if strings.TrimSpace(subject) == "" {
 		subject = "(no subject)"
 	}
-	c := &store.Case{ID: id, State: StateNew, Reporter: store.Address{Name: p.From.Name, Addr: p.From.Addr},
+	c := &store.Case{ID: id, State: string(StateNew), Reporter: store.Address{Name: p.From.Name, Addr: p.From.Addr},
 		Subject: subject, ReceivedAt: at, Language: e.language(p), Class: rec.Class,
 		RefersTo: tagged, Thread: p.MessageID, UpdatedAt: at, Deadlines: map[string]*store.Deadline{}}
 	rec.CaseID = id
 	if err := tx.AddMessage(rec, raw); err != nil {
 		return nil, err
 	}
-	if err := tx.AppendEvent(id, store.Event{At: at, Type: "opened", Actor: p.From.Addr,
+	if err := tx.AppendEvent(id, store.Event{At: at, Type: string(EventOpened), Actor: p.From.Addr,
 		MessageID: p.MessageID, Detail: "class " + rec.Class}); err != nil {
 		return nil, err
 	}
@@ -305,7 +306,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 	// new-report notice, one flood notice when the sender crosses the daily
 	// limit, or nothing (our own mail coming back, or a flood already told).
 	reason := e.noReplyReason(p, raw)
-	notify := "new-report"
+	notify := MailNewReport
 	if e.isOwnAddress(p.From.Addr) || hasLoopHeader(raw) {
 		notify = "" // telling anyone would loop
 	}
@@ -326,7 +327,7 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		// The policy's promises run for reports we acknowledge; machine
 		// mail, our own mail and floods are stored without timers, or they
 		// would page staff about mail nobody needs to answer.
-		for _, name := range []string{TimerAcknowledge, TimerAssess, TimerResolve} {
+		for _, name := range []TimerName{TimerAcknowledge, TimerAssess, TimerResolve} {
 			e.startTimer(c, name, at)
 		}
 	}
@@ -335,26 +336,25 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 		data.Notes = append(data.Notes, refersNote(tagged))
 	}
 	if reason == "" {
-		msgID, err := e.queue(tx, c, outgoing{kind: "ack", tmpl: "ack", lang: c.Language,
-			to: []string{p.From.Addr}, data: data, inReplyTo: p.MessageID, refs: p.References,
-			autoSubmitted: "auto-replied"}, at)
+		o := toReporter(c, MailAck, data)
+		o.refs = p.References
+		msgID, err := e.queue(tx, c, o, at)
 		if err != nil {
 			return nil, err
 		}
-		c.State, c.Thread = StateAcknowledged, msgID
-		if err := tx.AppendEvent(id, store.Event{At: at, Type: "state", Detail: StateNew + " -> " + StateAcknowledged}); err != nil {
+		c.State, c.Thread = string(StateAcknowledged), msgID
+		if err := tx.AppendEvent(id, store.Event{At: at, Type: string(EventState), Detail: string(StateNew) + " -> " + string(StateAcknowledged)}); err != nil {
 			return nil, err
 		}
 	} else {
 		data.Notes = append(data.Notes, "no acknowledgment was sent: "+reason)
-		if err := tx.AppendEvent(id, store.Event{At: at, Type: "no_reply", Detail: reason}); err != nil {
+		if err := tx.AppendEvent(id, store.Event{At: at, Type: string(EventNoReply), Detail: reason}); err != nil {
 			return nil, err
 		}
 	}
 	if notify != "" {
 		data.State, data.Count = c.State, e.opts().AcksPerSenderPerDay+1
-		if _, err := e.queue(tx, c, outgoing{kind: notify, tmpl: notify, lang: e.opts().Languages[0],
-			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+		if _, err := e.queue(tx, c, e.opts().toStaff(notify, data), at); err != nil {
 			return nil, err
 		}
 	}
@@ -380,27 +380,26 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 		}
 		if reason != "" {
 			// Our own mail, or a machine, using a staff address: never a command.
-			return tx.AppendEvent(c.ID, store.Event{At: at, Type: "note", Actor: from, MessageID: p.MessageID, Detail: reason})
+			return tx.AppendEvent(c.ID, store.Event{At: at, Type: string(EventNote), Actor: from, MessageID: p.MessageID, Detail: reason})
 		}
 		return e.staffMail(tx, c, rec, p)
 	}
-	kind := "reporter_replied"
-	tmpl := "reporter-replied"
+	kind, tmpl := EventReporterReplied, MailReporterReplied
 	switch {
 	case c.ThirdParty != "" && strings.EqualFold(from, c.ThirdParty):
-		kind, tmpl = "owner_replied", "owner-replied"
+		kind, tmpl = EventOwnerReplied, MailOwnerReplied
 	case !strings.EqualFold(from, c.Reporter.Addr):
-		kind = "other_replied"
+		kind = EventOtherReplied
 	}
-	if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: kind, Actor: from, MessageID: p.MessageID}); err != nil {
+	if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: string(kind), Actor: from, MessageID: p.MessageID}); err != nil {
 		return err
 	}
 	var notes []string
-	if kind == "reporter_replied" && reason == "" {
+	if kind == EventReporterReplied && reason == "" {
 		if c.PausedAt != nil {
 			e.resume(c, at)
 			notes = append(notes, "the reporter answered; the paused deadlines run again")
-			if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: "timers_resumed", Actor: from}); err != nil {
+			if err := tx.AppendEvent(c.ID, store.Event{At: at, Type: string(EventTimersResumed), Actor: from}); err != nil {
 				return err
 			}
 		}
@@ -417,11 +416,10 @@ func (e *Engine) followUp(tx *store.Tx, c *store.Case, rec *store.Message, p *pa
 		data := e.caseData(c, rec)
 		data.Notes = append(data.Notes, notes...)
 		data.Owner = c.ThirdParty
-		if kind == "other_replied" {
+		if kind == EventOtherReplied {
 			data.Notes = append(data.Notes, "this message is not from the reporter ("+from+")")
 		}
-		if _, err := e.queue(tx, c, outgoing{kind: tmpl, tmpl: tmpl, lang: e.opts().Languages[0],
-			to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, at); err != nil {
+		if _, err := e.queue(tx, c, e.opts().toStaff(tmpl, data), at); err != nil {
 			return err
 		}
 	}
@@ -438,10 +436,10 @@ func (e *Engine) caseData(c *store.Case, m *store.Message) templates.Data {
 	if d.ReporterAddr == "" {
 		d.ReporterAddr = "unknown sender"
 	}
-	if dl := c.Deadlines[TimerAssess]; dl != nil {
+	if dl := deadline(c, TimerAssess); dl != nil {
 		d.AssessDue = e.formatTime(dl.Due)
 	}
-	if dl := c.Deadlines[TimerResolve]; dl != nil {
+	if dl := deadline(c, TimerResolve); dl != nil {
 		d.ResolveDue = e.formatTime(dl.Due)
 	}
 	for _, a := range m.Attachments {

@@ -60,6 +60,7 @@ func (e *Engine) RunOutbox(ctx context.Context, s *mailbox.Sender) error {
 // It stops early, after the batch in hand, when the intake starts catching
 // up on a backlog.
 func (e *Engine) sendDue(ctx context.Context, s *mailbox.Sender) (next time.Time, err error) {
+	e = e.pin() // one pass, one set of options
 	defer func() {
 		if r := recover(); r != nil {
 			err = e.recovered("outbox", r)
@@ -186,30 +187,23 @@ func (e *Engine) settle(m *store.OutMail, sendErr error) error {
 // mailSent applies what a delivered mail means for its case: an
 // acknowledgment handed to SMTP meets the acknowledge timer.
 func (e *Engine) mailSent(tx *store.Tx, m *store.OutMail, now time.Time) error {
-	if m.CaseID == "" || m.Kind != "ack" {
+	if m.CaseID == "" || MailKind(m.Kind) != MailAck {
 		return nil
 	}
 	c, err := tx.Case(m.CaseID)
 	if err != nil {
 		return err
 	}
-	if dl := c.Deadlines[TimerAcknowledge]; dl != nil && dl.MetAt == nil {
+	if dl := deadline(c, TimerAcknowledge); dl != nil && dl.MetAt == nil {
 		met := now
 		dl.MetAt = &met
-		if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: "timer_met", Detail: TimerAcknowledge}); err != nil {
+		if err := tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventTimerMet), Detail: string(TimerAcknowledge)}); err != nil {
 			return err
 		}
 		return e.putCase(tx, c)
 	}
 	return nil
 }
-
-// staffKinds are the mails that go to staff; a failure of one of them is
-// recorded but not announced by mail, which could only fail again.
-var staffKinds = map[string]bool{"new-report": true, "reporter-replied": true, "owner-replied": true,
-	"flood": true, "done": true, "refused": true, "unauthenticated": true, "reminder": true,
-	"overdue": true, "mail-failed": true,
-	"overview": true, "show": true, "publish-reminder": true, "publish-today": true, "report": true}
 
 // mailFailed records a mail that will never be delivered on its case and,
 // when it was not mail to staff, tells staff.
@@ -225,16 +219,15 @@ func (e *Engine) mailFailed(tx *store.Tx, m *store.OutMail, now time.Time) error
 		return err
 	}
 	detail := fmt.Sprintf("%s to %s: %s", m.Kind, strings.Join(m.To, ", "), m.LastError)
-	if err := tx.AppendEvent(m.CaseID, store.Event{At: now, Type: "mail_failed", Detail: detail}); err != nil {
+	if err := tx.AppendEvent(m.CaseID, store.Event{At: now, Type: string(EventMailFailed), Detail: detail}); err != nil {
 		return err
 	}
-	if staffKinds[m.Kind] {
+	if staffKinds[MailKind(m.Kind)] {
 		return nil
 	}
 	data := e.caseData(c, &store.Message{At: c.ReceivedAt})
 	data.Notes = []string{"Undelivered: " + detail}
-	_, err = e.queue(tx, c, outgoing{kind: "mail-failed", tmpl: "mail-failed", lang: e.opts().Languages[0],
-		to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, now)
+	_, err = e.queue(tx, c, e.opts().toStaff(MailFailed, data), now)
 	return err
 }
 

@@ -34,7 +34,7 @@ type OverviewCase struct {
 	// Timer is the next deadline's timer ("" when none runs), Due its due
 	// time, Used how much of it has elapsed in percent (100 and more when
 	// overdue).
-	Timer   string    `json:"timer,omitempty"`
+	Timer   TimerName `json:"timer,omitempty"`
 	Due     time.Time `json:"due,omitzero"`
 	Used    int       `json:"used,omitempty"`
 	Overdue bool      `json:"overdue,omitempty"`
@@ -65,7 +65,7 @@ func (e *Engine) Overview(now time.Time) (*Overview, error) {
 		}
 		for _, c := range cases {
 			oc := e.overviewCase(c, now)
-			switch c.State {
+			switch stateOf(c) {
 			case StateNew, StateAcknowledged, StateAssessed:
 				ov.Open = append(ov.Open, oc)
 			default:
@@ -110,7 +110,7 @@ func (e *Engine) overviewCase(c *store.Case, now time.Time) OverviewCase {
 	switch {
 	case c.PausedAt != nil:
 		oc.WaitsFor = WaitsForReporter
-	case c.ThirdParty != "" && c.State != StateResolved:
+	case c.ThirdParty != "" && stateOf(c) != StateResolved:
 		oc.WaitsFor = WaitsForThirdParty
 	}
 	// The clock of a paused case stands still where the pause began.
@@ -119,7 +119,8 @@ func (e *Engine) overviewCase(c *store.Case, now time.Time) OverviewCase {
 		at = *c.PausedAt
 	}
 	var next *store.Deadline
-	for name, d := range c.Deadlines {
+	for key, d := range c.Deadlines {
+		name := TimerName(key)
 		if d.MetAt != nil || d.Due.IsZero() {
 			continue
 		}
@@ -138,7 +139,7 @@ func (e *Engine) overviewCase(c *store.Case, now time.Time) OverviewCase {
 
 // used is how much of deadline d has elapsed at t, in percent: in business
 // time for working-day timers, in wall time for calendar-day timers.
-func (e *Engine) used(name string, d *store.Deadline, t time.Time) int {
+func (e *Engine) used(name TimerName, d *store.Deadline, t time.Time) int {
 	var done, span time.Duration
 	if dur, ok := e.opts().Timers[name]; ok && dur.Working {
 		done, span = e.opts().Calendar.Business(d.Start, t), e.opts().Calendar.Business(d.Start, d.Due)
@@ -157,7 +158,7 @@ func (e *Engine) overviewData(ov *Overview) templates.Data {
 		ReceivedAt: e.formatTime(ov.At), Period: e.formatDay(ov.WeekFrom) + " - " + e.formatDay(ov.At)}
 	line := func(oc OverviewCase) templates.OverviewLine {
 		l := templates.OverviewLine{CaseID: oc.ID, Subject: oneLine(oc.Subject, 70), Severity: oc.Severity,
-			State: oc.State, WaitsFor: oc.WaitsFor, Timer: oc.Timer, Used: oc.Used, Overdue: oc.Overdue}
+			State: oc.State, WaitsFor: oc.WaitsFor, Timer: string(oc.Timer), Used: oc.Used, Overdue: oc.Overdue}
 		if l.Severity == "" {
 			l.Severity = "not assessed"
 		}

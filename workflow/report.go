@@ -28,24 +28,13 @@ type TimerReport struct {
 // Report computes per-timer compliance over cases received in [from, to);
 // zero bounds are open.
 func Report(db *store.DB, from, to time.Time) ([]TimerReport, error) {
-	var out []TimerReport
-	err := db.View(func(tx *store.Tx) error {
-		var err error
-		out, err = reportTx(tx, from, to)
-		return err
-	})
-	return out, err
-}
-
-func reportTx(tx *store.Tx, from, to time.Time) ([]TimerReport, error) {
-	names := []string{TimerAcknowledge, TimerAssess, TimerProgress, TimerResolve, TimerThirdParty}
 	took := map[string][]time.Duration{}
-	out := make([]TimerReport, len(names))
+	out := make([]TimerReport, len(Timers))
 	idx := map[string]int{}
-	for i, n := range names {
-		out[i].Timer, idx[n] = n, i
+	for i, n := range Timers {
+		out[i].Timer, idx[string(n)] = string(n), i
 	}
-	err := func() error {
+	err := db.View(func(tx *store.Tx) error {
 		cases, err := tx.Cases()
 		if err != nil {
 			return err
@@ -76,7 +65,7 @@ func reportTx(tx *store.Tx, from, to time.Time) ([]TimerReport, error) {
 			}
 		}
 		return nil
-	}()
+	})
 	for i := range out {
 		ds := took[out[i].Timer]
 		if len(ds) == 0 {

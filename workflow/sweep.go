@@ -30,6 +30,7 @@ var errDryRun = errors.New("dry run")
 // sweep that catches up after downtime sends at most one mail per case and
 // timer: the latest one due. With dryRun nothing is stored or sent.
 func (e *Engine) Sweep(ctx context.Context, now time.Time, dryRun bool) ([]SweepAction, error) {
+	e = e.pin()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -46,13 +47,13 @@ func (e *Engine) Sweep(ctx context.Context, now time.Time, dryRun bool) ([]Sweep
 				}
 				cases[ref.CaseID] = c
 			}
-			sweep := e.sweepTimer
+			var a *SweepAction
+			var err error
 			if ref.Timer == store.TimerPublish {
-				sweep = func(tx *store.Tx, c *store.Case, _ string, now time.Time) (*SweepAction, error) {
-					return e.sweepPublish(tx, c, now)
-				}
+				a, err = e.sweepPublish(tx, c, now)
+			} else {
+				a, err = e.sweepTimer(tx, c, TimerName(ref.Timer), now)
 			}
-			a, err := sweep(tx, c, ref.Timer, now)
 			if err != nil {
 				return err
 			}
@@ -86,13 +87,13 @@ func (e *Engine) Sweep(ctx context.Context, now time.Time, dryRun bool) ([]Sweep
 }
 
 // sweepTimer acts on one deadline of c that the index says is due.
-func (e *Engine) sweepTimer(tx *store.Tx, c *store.Case, name string, now time.Time) (*SweepAction, error) {
-	d := c.Deadlines[name]
+func (e *Engine) sweepTimer(tx *store.Tx, c *store.Case, name TimerName, now time.Time) (*SweepAction, error) {
+	d := deadline(c, name)
 	if d == nil || d.Next.IsZero() || d.Next.After(now) || d.MetAt != nil || d.Breached || !e.running(c) {
 		return nil, nil // stale index entry; putCase reschedules it
 	}
 	data := e.caseData(c, &store.Message{At: c.ReceivedAt})
-	data.Timer, data.Due = name, e.formatTime(d.Due)
+	data.Timer, data.Due = string(name), e.formatTime(d.Due)
 	fr := e.opts().RemindAt
 	switch {
 	case !now.Before(d.Due) && name == TimerProgress:
@@ -103,25 +104,26 @@ func (e *Engine) sweepTimer(tx *store.Tx, c *store.Case, name string, now time.T
 			return nil, nil
 		}
 		data.NextDate = e.nextPromise(c)
-		msgID, err := e.queue(tx, c, outgoing{kind: "status-update", tmpl: "status-update", lang: c.Language,
-			to: []string{c.Reporter.Addr}, data: data, inReplyTo: c.Thread, autoSubmitted: "auto-generated"}, now)
+		o := toReporter(c, MailStatusUpdate, data)
+		o.autoSubmitted = "auto-generated" // nobody asked for it
+		msgID, err := e.queue(tx, c, o, now)
 		if err != nil {
 			return nil, err
 		}
 		c.Thread = msgID
 		e.meet(c, name, now, nil)
 		e.startTimer(c, name, now)
-		return &SweepAction{CaseID: c.ID, Timer: name, Kind: "status-update", Due: d.Due},
-			tx.AppendEvent(c.ID, store.Event{At: now, Type: "status_update", Detail: name})
+		return &SweepAction{CaseID: c.ID, Timer: string(name), Kind: string(MailStatusUpdate), Due: d.Due},
+			tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventStatusUpdate), Detail: string(name)})
 	case !now.Before(d.Due):
 		d.Breached, d.Reminders = true, len(fr)
-		to := append(append([]string(nil), e.opts().StaffNotify...), e.opts().StaffEscalate...)
-		if _, err := e.queue(tx, c, outgoing{kind: "overdue", tmpl: "overdue", lang: e.opts().Languages[0],
-			to: to, data: data, autoSubmitted: "auto-generated"}, now); err != nil {
+		o := e.opts().toStaff(MailOverdue, data)
+		o.to = append(append([]string(nil), o.to...), e.opts().StaffEscalate...)
+		if _, err := e.queue(tx, c, o, now); err != nil {
 			return nil, err
 		}
-		return &SweepAction{CaseID: c.ID, Timer: name, Kind: "overdue", Due: d.Due},
-			tx.AppendEvent(c.ID, store.Event{At: now, Type: "timer_breached", Detail: name})
+		return &SweepAction{CaseID: c.ID, Timer: string(name), Kind: string(MailOverdue), Due: d.Due},
+			tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventTimerBreached), Detail: string(name)})
 	}
 	last := -1
 	for i := d.Reminders; i < len(fr); i++ {
@@ -134,18 +136,17 @@ func (e *Engine) sweepTimer(tx *store.Tx, c *store.Case, name string, now time.T
 	}
 	d.Reminders = last + 1
 	data.Percent = int(fr[last]*100 + 0.5)
-	if _, err := e.queue(tx, c, outgoing{kind: "reminder", tmpl: "reminder", lang: e.opts().Languages[0],
-		to: e.opts().StaffNotify, data: data, autoSubmitted: "auto-generated"}, now); err != nil {
+	if _, err := e.queue(tx, c, e.opts().toStaff(MailReminder, data), now); err != nil {
 		return nil, err
 	}
-	return &SweepAction{CaseID: c.ID, Timer: name, Kind: "reminder", Due: d.Due, Percent: data.Percent},
-		tx.AppendEvent(c.ID, store.Event{At: now, Type: "timer_reminder", Detail: fmt.Sprintf("%s %d%%", name, data.Percent)})
+	return &SweepAction{CaseID: c.ID, Timer: string(name), Kind: string(MailReminder), Due: d.Due, Percent: data.Percent},
+		tx.AppendEvent(c.ID, store.Event{At: now, Type: string(EventTimerReminder), Detail: fmt.Sprintf("%s %d%%", name, data.Percent)})
 }
 
 // running reports whether a case's timers run: not in an end state, not
 // resolved, and not paused waiting for the reporter.
 func (e *Engine) running(c *store.Case) bool {
-	switch c.State {
+	switch stateOf(c) {
 	case StateResolved, StateClosed, StateRejected, StateDuplicate:
 		return false
 	}
@@ -154,7 +155,7 @@ func (e *Engine) running(c *store.Case) bool {
 
 // fractionTime is when fraction f of a deadline has elapsed: in business
 // time for working-day timers, in wall time for calendar-day timers.
-func (e *Engine) fractionTime(name string, d *store.Deadline, f float64) time.Time {
+func (e *Engine) fractionTime(name TimerName, d *store.Deadline, f float64) time.Time {
 	if dur, ok := e.opts().Timers[name]; ok && dur.Working {
 		span := e.opts().Calendar.Business(d.Start, d.Due)
 		return e.opts().Calendar.AddBusiness(d.Start, time.Duration(f*float64(span)))
@@ -172,7 +173,7 @@ func (e *Engine) schedule(c *store.Case) {
 		}
 		d.Next = d.Due
 		if d.Reminders < len(e.opts().RemindAt) {
-			if t := e.fractionTime(name, d, e.opts().RemindAt[d.Reminders]); t.Before(d.Due) {
+			if t := e.fractionTime(TimerName(name), d, e.opts().RemindAt[d.Reminders]); t.Before(d.Due) {
 				d.Next = t
 			}
 		}

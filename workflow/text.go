@@ -38,7 +38,7 @@ func WriteCase(w io.Writer, v *CaseView, loc *time.Location) {
 		fmt.Fprintf(w, "Refers to: %s\n", *v.RefersTo)
 	}
 	fmt.Fprintln(w, "\nDeadlines:")
-	for _, name := range []string{TimerAcknowledge, TimerAssess, TimerProgress, TimerResolve, TimerThirdParty} {
+	for _, name := range Timers {
 		d, ok := v.Deadlines[name]
 		if !ok {
 			continue

@@ -7,32 +7,32 @@ import (
 )
 
 // meet records that a case's timer was met at at, once.
-func (e *Engine) meet(c *store.Case, name string, at time.Time, ch *change) {
-	d := c.Deadlines[name]
+func (e *Engine) meet(c *store.Case, name TimerName, at time.Time, ch *change) {
+	d := deadline(c, name)
 	if d == nil || d.MetAt != nil {
 		return
 	}
 	met := at
 	d.MetAt = &met
 	if ch != nil {
-		ch.events = append(ch.events, store.Event{At: at, Type: "timer_met", Detail: name})
+		ch.events = append(ch.events, store.Event{At: at, Type: string(EventTimerMet), Detail: string(name)})
 	}
 }
 
 // startTimer (re)starts a timer from at with its configured duration.
-func (e *Engine) startTimer(c *store.Case, name string, at time.Time) {
+func (e *Engine) startTimer(c *store.Case, name TimerName, at time.Time) {
 	dur, ok := e.opts().Timers[name]
 	if !ok {
 		return
 	}
-	c.Deadlines[name] = &store.Deadline{Start: at, Due: e.opts().Calendar.Add(at, dur)}
+	c.Deadlines[string(name)] = &store.Deadline{Start: at, Due: e.opts().Calendar.Add(at, dur)}
 }
 
 // stopTimer drops a timer that no longer applies (e.g. progress updates
 // after the case is resolved).
-func (e *Engine) stopTimer(c *store.Case, name string) {
-	if d := c.Deadlines[name]; d != nil && d.MetAt == nil {
-		delete(c.Deadlines, name)
+func (e *Engine) stopTimer(c *store.Case, name TimerName) {
+	if d := deadline(c, name); d != nil && d.MetAt == nil {
+		delete(c.Deadlines, string(name))
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // CaseSummary is one line of `cases`.
 type CaseSummary struct {
 	ID         string    `json:"id"`
-	State      string    `json:"state"`
+	State      State     `json:"state"`
 	Reporter   string    `json:"reporter"`
 	Subject    string    `json:"subject"`
 	ReceivedAt time.Time `json:"received_at"`
@@ -22,28 +22,28 @@ type CaseSummary struct {
 
 // CaseView is everything `show` prints about a case (SPEC §2).
 type CaseView struct {
-	ID           string                  `json:"id"`
-	State        string                  `json:"state"`
-	Reporter     string                  `json:"reporter"`
-	ReporterName string                  `json:"reporter_name,omitempty"`
-	Subject      string                  `json:"subject"`
-	ReceivedAt   time.Time               `json:"received_at"`
-	Class        string                  `json:"class"`
-	Language     string                  `json:"language"`
-	Severity     *string                 `json:"severity"`
-	FixBy        *string                 `json:"fix_by"`
-	Reward       *store.Reward           `json:"reward"`
-	Credit       *string                 `json:"credit"`
-	Consents     []store.Consent         `json:"consents"`
-	PublishAt    *string                 `json:"publish_at"`
-	CVE          *string                 `json:"cve"`
-	ThirdParty   *string                 `json:"third_party"`
-	RefersTo     *string                 `json:"refers_to"`
-	PausedAt     *time.Time              `json:"paused_at"`
-	Pauses       []store.Pause           `json:"pauses"`
-	Deadlines    map[string]DeadlineView `json:"deadlines"`
-	Messages     []MessageView           `json:"messages"`
-	Events       []store.Event           `json:"events"`
+	ID           string                     `json:"id"`
+	State        State                      `json:"state"`
+	Reporter     string                     `json:"reporter"`
+	ReporterName string                     `json:"reporter_name,omitempty"`
+	Subject      string                     `json:"subject"`
+	ReceivedAt   time.Time                  `json:"received_at"`
+	Class        string                     `json:"class"`
+	Language     string                     `json:"language"`
+	Severity     *string                    `json:"severity"`
+	FixBy        *string                    `json:"fix_by"`
+	Reward       *store.Reward              `json:"reward"`
+	Credit       *string                    `json:"credit"`
+	Consents     []store.Consent            `json:"consents"`
+	PublishAt    *string                    `json:"publish_at"`
+	CVE          *string                    `json:"cve"`
+	ThirdParty   *string                    `json:"third_party"`
+	RefersTo     *string                    `json:"refers_to"`
+	PausedAt     *time.Time                 `json:"paused_at"`
+	Pauses       []store.Pause              `json:"pauses"`
+	Deadlines    map[TimerName]DeadlineView `json:"deadlines"`
+	Messages     []MessageView              `json:"messages"`
+	Events       []store.Event              `json:"events"`
 }
 
 // DeadlineView is one timer of a case.
@@ -91,7 +91,7 @@ func ListCases(db *store.DB, state string) ([]CaseSummary, error) {
 			if state != "" && !strings.EqualFold(c.State, state) {
 				continue
 			}
-			out = append(out, CaseSummary{ID: c.ID, State: c.State, Reporter: c.Reporter.Addr,
+			out = append(out, CaseSummary{ID: c.ID, State: stateOf(c), Reporter: c.Reporter.Addr,
 				Subject: c.Subject, ReceivedAt: c.ReceivedAt, Class: c.Class})
 		}
 		return nil
@@ -126,11 +126,11 @@ func showTx(tx *store.Tx, id string) (*CaseView, error) {
 		if err != nil {
 			return err
 		}
-		v = &CaseView{ID: c.ID, State: c.State, Reporter: c.Reporter.Addr, ReporterName: c.Reporter.Name,
+		v = &CaseView{ID: c.ID, State: stateOf(c), Reporter: c.Reporter.Addr, ReporterName: c.Reporter.Name,
 			Subject: c.Subject, ReceivedAt: c.ReceivedAt, Class: c.Class, Language: c.Language,
 			Severity: opt(c.Severity), FixBy: opt(c.FixBy), Reward: c.Reward, Credit: opt(c.Credit),
 			Consents: c.Consents, PublishAt: opt(c.PublishAt), CVE: opt(c.CVE), ThirdParty: opt(c.ThirdParty),
-			RefersTo: opt(c.RefersTo), PausedAt: c.PausedAt, Pauses: c.Pauses, Deadlines: map[string]DeadlineView{}}
+			RefersTo: opt(c.RefersTo), PausedAt: c.PausedAt, Pauses: c.Pauses, Deadlines: map[TimerName]DeadlineView{}}
 		if v.Pauses == nil {
 			v.Pauses = []store.Pause{}
 		}
@@ -138,7 +138,7 @@ func showTx(tx *store.Tx, id string) (*CaseView, error) {
 			v.Consents = []store.Consent{}
 		}
 		for name, d := range c.Deadlines {
-			v.Deadlines[name] = DeadlineView{Due: d.Due, MetAt: d.MetAt, Breached: d.Breached}
+			v.Deadlines[TimerName(name)] = DeadlineView{Due: d.Due, MetAt: d.MetAt, Breached: d.Breached}
 		}
 		msgs, err := tx.Messages(id)
 		if err != nil {

@@ -117,8 +117,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{db: db, now: time.Date(2026, 11, 20, 16, 0, 0, 0, ams), sink: startSink(t)}
-	timers := map[string]calendar.Duration{}
-	for name, s := range map[string]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d",
+	timers := map[TimerName]calendar.Duration{}
+	for name, s := range map[TimerName]string{TimerAcknowledge: "1wd", TimerAssess: "3wd", TimerResolve: "60d",
 		TimerProgress: "10wd", TimerThirdParty: "3wd"} {
 		timers[name], _ = calendar.ParseDuration(s)
 	}

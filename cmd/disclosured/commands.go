@@ -118,8 +118,7 @@ func printCase(w io.Writer, v *workflow.CaseView, loc *time.Location) {
 		fmt.Fprintf(w, "Refers to: %s\n", *v.RefersTo)
 	}
 	fmt.Fprintln(w, "\nDeadlines:")
-	for _, name := range []string{workflow.TimerAcknowledge, workflow.TimerAssess, workflow.TimerProgress,
-		workflow.TimerResolve, workflow.TimerThirdParty} {
+	for _, name := range workflow.Timers {
 		d, ok := v.Deadlines[name]
 		if !ok {
 			continue

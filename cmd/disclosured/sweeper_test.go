@@ -32,7 +32,7 @@ func TestSweeperLoop(t *testing.T) {
 		}
 		engine := workflow.New(db, workflow.Options{OrgName: "Org", OrgAddress: "security@example.test",
 			CasePrefix: "CS", StaffNotify: []string{"staff@example.test"}, Calendar: cal,
-			Timers: map[string]calendar.Duration{workflow.TimerAssess: {N: 2}}, RemindAt: []float64{0.5, 0.8}}, tmpl)
+			Timers: map[workflow.TimerName]calendar.Duration{workflow.TimerAssess: {N: 2}}, RemindAt: []float64{0.5, 0.8}}, tmpl)
 		raw := []byte("From: a@example.org\r\nSubject: bug\r\nMessage-ID: <s@x>\r\n\r\nbody\r\n")
 		if _, err := engine.Ingest(context.Background(), []workflow.Incoming{{Raw: raw, ReceivedAt: time.Now()}}); err != nil {
 			t.Fatal(err)

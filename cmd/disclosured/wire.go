@@ -71,8 +71,8 @@ func engineOptions(cfg *config.Config, log *slog.Logger) (workflow.Options, erro
 	if err != nil {
 		return workflow.Options{}, configError{err}
 	}
-	timers := map[string]calendar.Duration{}
-	for name, s := range map[string]string{
+	timers := map[workflow.TimerName]calendar.Duration{}
+	for name, s := range map[workflow.TimerName]string{
 		workflow.TimerAcknowledge: cfg.SLA.Acknowledge, workflow.TimerAssess: cfg.SLA.Assess,
 		workflow.TimerProgress: cfg.SLA.Progress, workflow.TimerResolve: cfg.SLA.Resolve,
 		workflow.TimerThirdParty: cfg.SLA.ThirdParty,
