@@ -277,3 +277,146 @@ func TestScheduledMailOncePerDueTime(t *testing.T) {
 func decodeBase64(b []byte) ([]byte, error) {
 	return io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(b)))
 }
+
+func TestPublicationDay(t *testing.T) {
+	f := newFixture(t)
+	f.e.opts().StaffAuth = "none"
+	ams := f.e.opts().Calendar.Location()
+	id := f.ingest(t, report("ada@example.org", "XSS in login", "r1@example.org", "")).CaseID
+	answer := "In-Reply-To: <" + f.ackID(t, id) + ">\r\n"
+	// The reporter agrees to be named and to the mention of the reward.
+	f.ingest(t, report("ada@example.org", "Re: ["+id+"] Received: XSS #credit Ada L. #publicreward", "r2@example.org", answer))
+	f.ingest(t, staffMail(id, "#assess high 2027-01-15 #reward 250", "Confirmed.", ""))
+	f.ingest(t, staffMail(id, "#resolved", "Fixed.", ""))
+	f.ingest(t, staffMail(id, "#publish 2026-12-14 #cve cve-2026-4242", "", ""))
+	_, mark := f.sentSince(t, 0)
+
+	c := f.caseOf(t, id)
+	p := c.Publication
+	// Monday 14 Dec 2026; seven working days before is Thursday 3 Dec.
+	if p == nil || !p.Due.Equal(time.Date(2026, 12, 14, 9, 0, 0, 0, ams)) || !p.RemindAt.Equal(time.Date(2026, 12, 3, 9, 0, 0, 0, ams)) || c.CVE != "CVE-2026-4242" {
+		t.Fatalf("publication = %+v, CVE %q", p, c.CVE)
+	}
+
+	// Before the reminder nothing; at it, one reminder; again, nothing.
+	if a := f.sweep(t, time.Date(2026, 12, 3, 8, 59, 0, 0, ams)); len(a) != 0 {
+		t.Fatalf("early sweep: %+v", a)
+	}
+	a := f.sweep(t, time.Date(2026, 12, 3, 9, 0, 0, 0, ams))
+	if len(a) != 1 || a[0].Kind != string(MailPublishReminder) {
+		t.Fatalf("reminder sweep: %+v", a)
+	}
+	if a := f.sweep(t, time.Date(2026, 12, 3, 9, 5, 0, 0, ams)); len(a) != 0 {
+		t.Fatalf("second sweep: %+v", a)
+	}
+	var ms []sunk
+	ms, mark = f.sentSince(t, mark)
+	subj, body, _ := mailTo(t, ms, staffAddr)
+	if len(ms) != 1 || len(subj) != 1 || subj[0] != "["+id+"] Reminder: publication on Mon 14 Dec 2026" ||
+		!strings.Contains(body[0], "Security advisory "+id) {
+		t.Fatalf("reminder = %v\n%v", subj, body)
+	}
+
+	// The day: staff get the draft, text and CSAF attached; the reporter is told.
+	a = f.sweep(t, time.Date(2026, 12, 14, 9, 30, 0, 0, ams))
+	if len(a) != 1 || a[0].Kind != string(MailPublishToday) {
+		t.Fatalf("day sweep: %+v", a)
+	}
+	if a := f.sweep(t, time.Date(2026, 12, 15, 9, 30, 0, 0, ams)); len(a) != 0 {
+		t.Fatalf("after the day: %+v", a)
+	}
+	ms, _ = f.sentSince(t, mark)
+	subj, _, raws := mailTo(t, ms, staffAddr)
+	if len(subj) != 1 || subj[0] != "["+id+"] Publish today: XSS in login" {
+		t.Fatalf("staff mail = %v", subj)
+	}
+	ps := parts(t, raws[0])
+	if len(ps) != 3 || ps[1].filename != "cs-2026-0001.txt" || ps[2].filename != "cs-2026-0001.json" {
+		t.Fatalf("parts = %+v", ps)
+	}
+	text, csafDoc := string(ps[1].data), string(ps[2].data)
+	for _, want := range []string{"Severity:        high", "CVE:             CVE-2026-4242", "Published:       2026-12-14",
+		"thanks Ada L.", "Reward: 250 EUR.",
+		// The report's host is not on our domain (example.test): it may be
+		// the reporter's, so the organisation stands in.
+		"Affected system: CloudSphere"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("advisory text lacks %q:\n%s", want, text)
+		}
+	}
+	// Nothing else about the reporter: not their address, not their name
+	// as the From header had it.
+	for _, leak := range []string{"ada@example.org", "Ada <", "example.org"} {
+		if strings.Contains(text, leak) || strings.Contains(csafDoc, leak) {
+			t.Errorf("the advisory carries %q", leak)
+		}
+	}
+	if !strings.Contains(csafDoc, `"csaf_version": "2.0"`) || !strings.Contains(csafDoc, `"cve": "CVE-2026-4242"`) {
+		t.Errorf("CSAF attachment:\n%s", csafDoc)
+	}
+	rs, _, _ := mailTo(t, ms, "ada@example.org")
+	if len(rs) != 1 || rs[0] != "["+id+"] Published: XSS in login" {
+		t.Fatalf("reporter mail = %v", rs)
+	}
+	ov, err := f.e.Overview(time.Date(2026, 12, 15, 9, 30, 0, 0, ams))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ov.Publishing) != 0 {
+		t.Errorf("published case still waits for publication: %+v", ov.Publishing)
+	}
+}
+
+func TestNoPublishCancels(t *testing.T) {
+	f := newFixture(t)
+	f.e.opts().StaffAuth = "none"
+	ams := f.e.opts().Calendar.Location()
+	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
+	f.ingest(t, staffMail(id, "#resolved", "Fixed.", ""))
+	f.ingest(t, staffMail(id, "#publish 2026-12-14", "", ""))
+	f.ingest(t, staffMail(id, "#nopublish", "", ""))
+	for _, at := range []time.Time{time.Date(2026, 12, 3, 9, 0, 0, 0, ams), time.Date(2026, 12, 14, 9, 0, 0, 0, ams)} {
+		for _, a := range f.sweep(t, at) {
+			if a.Timer == store.TimerPublish {
+				t.Fatalf("cancelled publication swept: %+v", a)
+			}
+		}
+	}
+	// Without the reporter's consent the advisory names nobody and no reward.
+	f.ingest(t, staffMail(id, "#reward 300", "", ""))
+	d, err := f.e.Advisory(id, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Reward != "" || d.Credit != "" || !d.Published.IsZero() {
+		t.Errorf("draft = %+v, want no reward, no credit, no date", d)
+	}
+}
+
+// #show answers with the case summary and no Done.
+func TestShowKeyword(t *testing.T) {
+	f := newFixture(t)
+	f.e.opts().StaffAuth = "none"
+	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
+	_, mark := f.sentSince(t, 0)
+	f.ingest(t, staffMail(id, "#show", "", ""))
+	ms, _ := f.sentSince(t, mark)
+	subj, body, _ := mailTo(t, ms, staffAddr)
+	if len(ms) != 1 || len(subj) != 1 || subj[0] != "["+id+"] Case: XSS" {
+		t.Fatalf("mails = %v", subjects(ms))
+	}
+	for _, want := range []string{"Case:      " + id, "Reporter:  Ada <ada@example.org>", "Deadlines:", "acknowledge", "Events:"} {
+		if !strings.Contains(body[0], want) {
+			t.Errorf("summary lacks %q:\n%s", want, body[0])
+		}
+	}
+}
+
+func (f *fixture) caseOf(t *testing.T, id string) *store.Case {
+	t.Helper()
+	var c *store.Case
+	if err := f.db.View(func(tx *store.Tx) (err error) { c, err = tx.Case(id); return }); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -69,6 +69,9 @@ func (e *Engine) Overview(now time.Time) (*Overview, error) {
 			case StateNew, StateAcknowledged, StateAssessed:
 				ov.Open = append(ov.Open, oc)
 			default:
+				if p := c.Publication; p != nil && p.DoneAt != nil {
+					continue // published; only #close is left to do
+				}
 				ov.Publishing = append(ov.Publishing, oc)
 			}
 		}
