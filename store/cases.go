@@ -271,6 +271,16 @@ func (t *Tx) CaseByMessageID(messageID string) (string, bool) {
 	return string(v), v != nil
 }
 
+// MarkIngested records that the raw bytes with SHA-256 sum were handled
+// without becoming a message of a case (a staff request answered by mail),
+// so the same bytes seen again are skipped; key names what handled them.
+func (t *Tx) MarkIngested(sum, key string) error {
+	if err := t.tx.Bucket(bucketHash).Put([]byte(sum), []byte(key)); err != nil {
+		return fmt.Errorf("mark message ingested: %w", err)
+	}
+	return nil
+}
+
 // MessageByHash finds the key of an already stored message with the same
 // raw bytes.
 func (t *Tx) MessageByHash(sum string) (string, bool) {

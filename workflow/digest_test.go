@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"image/png"
 	"io"
 	"mime"
@@ -419,4 +420,65 @@ func (f *fixture) caseOf(t *testing.T, id string) *store.Case {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// #overview from staff gets the overview back, once; from anyone else it
+// is stored as a case like any mail but not answered or acknowledged.
+func TestOverviewOnRequest(t *testing.T) {
+	f := newFixture(t)
+	id := f.ingest(t, report("ada@example.org", "XSS", "r1@example.org", "")).CaseID
+	_, mark := f.sentSince(t, 0)
+	ask := func(from, extra string) []byte {
+		return []byte(fmt.Sprintf("From: <%s>\r\nTo: security@example.test\r\nSubject: #overview\r\nMessage-ID: <ov-%s@example.test>\r\n%s\r\nplease\r\n", from, from, extra))
+	}
+	pass := "Authentication-Results: mx.example.test; dmarc=pass header.from=example.test\r\n"
+	f.e.opts().AuthservID = "mx.example.test"
+
+	raw := ask(staffAddr, pass)
+	out := f.ingest(t, raw)
+	if out.New || out.CaseID != "" {
+		t.Fatalf("staff #overview opened a case: %+v", out)
+	}
+	if again := f.ingest(t, raw); !again.Duplicate {
+		t.Fatalf("the same request again: %+v, want a duplicate", again)
+	}
+	ms, mark := f.sentSince(t, mark)
+	subj, body, raws := mailTo(t, ms, staffAddr)
+	if len(ms) != 1 || len(subj) != 1 || !strings.HasPrefix(subj[0], "[disclosured] Overview: 1 open") || !strings.Contains(body[0], "["+id+"] XSS") {
+		t.Fatalf("answer = %v", subjects(ms))
+	}
+	if !strings.Contains(raws[0], "In-Reply-To: <ov-"+staffAddr+"@example.test>") {
+		t.Errorf("the answer does not reply to the request:\n%s", raws[0])
+	}
+
+	// Not staff, and staff without authentication: a case, no answer, no ack.
+	for _, tc := range []struct{ from, extra, why string }{
+		{"mallory@example.org", pass, "not from staff"},
+		{staffAddr, "", "unauthenticated #overview"},
+	} {
+		out := f.ingest(t, ask(tc.from, tc.extra))
+		if !out.New {
+			t.Fatalf("%s: %+v, want a new case", tc.from, out)
+		}
+		var ms []sunk
+		ms, mark = f.sentSince(t, mark)
+		// Staff are told of the new case (New report:); the sender gets
+		// neither an overview nor an acknowledgment.
+		for _, s := range subjects(ms) {
+			if strings.Contains(s, "Overview:") || strings.Contains(s, "Received:") || !strings.HasPrefix(s, staffAddr+" ") {
+				t.Errorf("%s: mail %q", tc.from, s)
+			}
+		}
+		v := f.show(t, out.CaseID)
+		if v.State != StateNew || len(v.Deadlines) != 0 {
+			t.Errorf("%s: state %s, deadlines %v; want new, no timers", tc.from, v.State, v.Deadlines)
+		}
+		found := false
+		for _, ev := range v.Events {
+			found = found || ev.Type == string(EventNoReply) && strings.Contains(ev.Detail, tc.why)
+		}
+		if !found {
+			t.Errorf("%s: no no_reply event saying %q: %+v", tc.from, tc.why, v.Events)
+		}
+	}
 }

@@ -57,8 +57,17 @@ type Overview struct {
 
 // Overview builds the overview as of now.
 func (e *Engine) Overview(now time.Time) (*Overview, error) {
+	var ov *Overview
+	err := e.db.View(func(tx *store.Tx) (err error) {
+		ov, err = e.overviewTx(tx, now)
+		return err
+	})
+	return ov, err
+}
+
+func (e *Engine) overviewTx(tx *store.Tx, now time.Time) (*Overview, error) {
 	ov := &Overview{At: now, WeekFrom: now.AddDate(0, 0, -7), Open: []OverviewCase{}, Publishing: []OverviewCase{}}
-	err := e.db.View(func(tx *store.Tx) error {
+	err := func() error {
 		cases, err := tx.ActiveCases()
 		if err != nil {
 			return err
@@ -77,7 +86,7 @@ func (e *Engine) Overview(now time.Time) (*Overview, error) {
 		}
 		ov.Week = tx.Tallies(ov.WeekFrom, now)
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("overview: %w", err)
 	}
