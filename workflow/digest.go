@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"disclosured/advisory"
+	"disclosured/calendar"
 	"disclosured/chart"
 	"disclosured/store"
 	"disclosured/templates"
@@ -170,9 +172,8 @@ func (e *Engine) reportMail(now time.Time) (outgoing, error) {
 	if err := WriteReport(&text, rep); err != nil {
 		return outgoing{}, err
 	}
-	title := "SLA " + from.Format("January 2006")
 	var png bytes.Buffer
-	if err := e.Chart(&png, title, rep); err != nil {
+	if err := Chart(&png, ChartTitle(from, to), rep, e.opts().Timers); err != nil {
 		return outgoing{}, err
 	}
 	d := templates.Data{OrgName: e.opts().OrgName, OrgAddress: e.opts().OrgAddress,
@@ -182,18 +183,37 @@ func (e *Engine) reportMail(now time.Time) (outgoing, error) {
 		attach:        []attachment{{name: "sla-" + from.Format("2006-01") + ".png", contentType: "image/png", data: png.Bytes()}}}, nil
 }
 
-// Chart draws rep as the report's PNG chart.
-func (e *Engine) Chart(w interface{ Write([]byte) (int, error) }, title string, rep []TimerReport) error {
+// Chart draws rep as the report's PNG chart; durations are the timers'
+// configured durations (Options.Timers).
+func Chart(w io.Writer, title string, rep []TimerReport, durations map[TimerName]calendar.Duration) error {
 	timers := make([]chart.Timer, len(rep))
 	for i, r := range rep {
 		timers[i] = chart.Timer{Name: r.Timer, Met: r.Met, Breached: r.Breached, Open: r.Open, Took: r.Took}
 		// The time taken is wall time; only a calendar-day limit can be
 		// drawn on the same axis.
-		if d, ok := e.opts().Timers[TimerName(r.Timer)]; ok && !d.Working {
+		if d, ok := durations[TimerName(r.Timer)]; ok && !d.Working {
 			timers[i].Limit = time.Duration(d.N) * 24 * time.Hour
 		}
 	}
 	return chart.PNG(w, title, timers)
+}
+
+// ChartTitle is the chart's title for a report over [from, to).
+func ChartTitle(from, to time.Time) string {
+	if from.IsZero() && to.IsZero() {
+		return "SLA, all cases"
+	}
+	if !from.IsZero() && from.AddDate(0, 1, 0).Equal(to) && from.Day() == 1 {
+		return "SLA " + from.Format("January 2006")
+	}
+	f, t := "start", "now"
+	if !from.IsZero() {
+		f = from.Format(time.DateOnly)
+	}
+	if !to.IsZero() {
+		t = to.Add(-time.Nanosecond).Format(time.DateOnly)
+	}
+	return "SLA " + f + " to " + t
 }
 
 // schedulePublication sets up the mails of an agreed publication date on c
