@@ -117,7 +117,14 @@ func (e *Engine) runJob(name string, s Schedule, now time.Time, dryRun bool, bui
 			return nil // another sweep got here first
 		}
 		next := store.Job{Spec: s.Spec, Next: s.Every.Next(now), Last: cur.Last, Ran: cur.Ran}
-		if !arm {
+		if arm {
+			// Armed from the real clock too: a `sweep --at` in the past
+			// must not arm a due time that the daemon would then "catch
+			// up" at once.
+			if real := e.opts().Now(); real.After(now) {
+				next.Next = s.Every.Next(real)
+			}
+		} else {
 			if _, err := e.queueProgramme(tx, o); err != nil {
 				return err
 			}
