@@ -7,7 +7,7 @@ DESTDIR ?=
 FUZZTIME ?= 20s
 
 # Packages that may import no disclosured/ package (STYLE.md: leaves).
-LEAVES := store mailbox parser templates calendar config devmail control metrics oauth redact mbox pgp
+LEAVES := store mailbox parser templates calendar config devmail control metrics oauth redact mbox pgp advisory chart
 
 .PHONY: all build run test lint fuzz bench install clean help verify-unit
 

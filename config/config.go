@@ -74,6 +74,8 @@ type Config struct {
 	Log          Log          `mapstructure:"log" yaml:"log"`
 	PGP          PGP          `mapstructure:"pgp" yaml:"pgp"`
 	SecurityTxt  SecurityTxt  `mapstructure:"securitytxt" yaml:"securitytxt"`
+	Digest       Digest       `mapstructure:"digest" yaml:"digest"`
+	Report       Report       `mapstructure:"report" yaml:"report"`
 
 	// Dir is the absolute directory of the config file; relative paths
 	// in the file were resolved against it by Load.
@@ -89,6 +91,9 @@ type Config struct {
 
 	// Filled by Load; see MailProvider.
 	providerName, providerFrom string
+	// digestToSet and reportToSet say the lists were configured, not
+	// copied from the staff lists (which are checked as those keys).
+	digestToSet, reportToSet bool
 }
 
 // Organization describes who runs the security mailbox.
@@ -222,6 +227,18 @@ type Templates struct {
 	Dir string `mapstructure:"dir" yaml:"dir"` // "" = embedded only
 }
 
+// Digest is the weekly overview mailed to staff (issue 15).
+type Digest struct {
+	Cron string   `mapstructure:"cron" yaml:"cron"` // cron spec in sla.timezone
+	To   []string `mapstructure:"to" yaml:"to"`     // default staff.notify; empty turns it off
+}
+
+// Report is the monthly SLA report mailed with its chart.
+type Report struct {
+	Cron string   `mapstructure:"cron" yaml:"cron"` // cron spec in sla.timezone
+	To   []string `mapstructure:"to" yaml:"to"`     // default staff.escalate, else staff.notify; empty turns it off
+}
+
 // Log configures the slog handler.
 type Log struct {
 	Level  string `mapstructure:"level" yaml:"level"`   // debug | info | warn | error
@@ -271,6 +288,8 @@ func Default() *Config {
 		Log:         Log{Level: "info", Format: "text"},
 		PGP:         PGP{StaffPlaintext: "deny"},
 		SecurityTxt: SecurityTxt{},
+		Digest:      Digest{Cron: "0 8 * * 1"},
+		Report:      Report{Cron: "0 8 1 * *"},
 	}
 }
 
@@ -336,6 +355,30 @@ func Load(path string, environ []string) (*Config, error) {
 		c.SMTP.HelloName = c.Organization.Domain
 	}
 	c.resolveLogin()
+	// Recipient lists set neither in the file nor in the environment
+	// default to staff; a list set empty (to: "" or to: []) stays empty and
+	// turns the mail off.
+	set := func(key string) bool {
+		if v.InConfig(key) {
+			return true
+		}
+		for _, kv := range environ {
+			if name, _, _ := strings.Cut(kv, "="); name == EnvName(key) {
+				return true
+			}
+		}
+		return false
+	}
+	c.digestToSet, c.reportToSet = set("digest.to"), set("report.to")
+	if !c.digestToSet {
+		c.Digest.To = append([]string{}, c.Staff.Notify...)
+	}
+	if !c.reportToSet {
+		c.Report.To = append([]string{}, c.Staff.Escalate...)
+		if len(c.Report.To) == 0 {
+			c.Report.To = append([]string{}, c.Staff.Notify...)
+		}
+	}
 
 	// A key that failed to decode holds a zero value; validating it again
 	// would only repeat the problem in other words.

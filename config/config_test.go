@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -113,6 +114,8 @@ func TestLoadGood(t *testing.T) {
 	want.Store.Path = filepath.Join(dir, "data/disclosured.db")
 	want.Staff.Escalate = []string{}
 	want.SLA.ClosedDays = []string{}
+	want.Digest.To = []string{"team@example.org"} // staff.notify
+	want.Report.To = []string{"team@example.org"} // no staff.escalate: staff.notify
 	want.Dir = dir
 
 	var got, exp bytes.Buffer
@@ -228,6 +231,9 @@ func TestLoadErrors(t *testing.T) {
 		{"max header bytes", "limits.max_header_bytes", 0, "limits.max_header_bytes: want more than 0, got 0"},
 		{"templates dir missing", "templates.dir", "tmpl", "templates.dir: stat {dir}/tmpl: no such file or directory"},
 		{"templates dir file", "templates.dir", aFile, "templates.dir: not a directory: " + aFile},
+		{"digest cron", "digest.cron", "mondays", `digest.cron: invalid cron spec "mondays": expected exactly 5 fields, found 1: [mondays]`},
+		{"digest to", "digest.to", []any{"team"}, `digest.to[0]: invalid address "team"`},
+		{"report cron", "report.cron", "0 8 32 * *", `report.cron: invalid cron spec "0 8 32 * *": end of range (32) above maximum (31): 32`},
 		{"log level", "log.level", "trace", `log.level: want debug, info, warn or error, got "trace"`},
 		{"log format", "log.format", "xml", `log.format: want text or json, got "xml"`},
 		{"unknown key", "imap.pasword", "x", "imap.pasword: unknown key"},
@@ -609,4 +615,38 @@ func selfSignedPEM(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// digest.to and report.to follow the staff lists unless set; set empty
+// (in the file or the environment) they turn the mail off.
+func TestScheduledMailRecipients(t *testing.T) {
+	tests := []struct {
+		name           string
+		edit           map[string]any
+		env            []string
+		digest, report []string
+	}{
+		{"defaults", nil, nil, []string{"team@example.org"}, []string{"team@example.org"}},
+		{"report to escalation", map[string]any{"staff.escalate": []any{"boss@example.org"}}, nil,
+			[]string{"team@example.org"}, []string{"boss@example.org"}},
+		{"off in the file", map[string]any{"digest.to": "", "report.to": []any{}}, nil, []string{}, []string{}},
+		{"off from the environment", nil, []string{"DISCLOSURED_DIGEST_TO="}, []string{}, []string{"team@example.org"}},
+		{"own list", map[string]any{"digest.to": []any{"a@example.org", "b@example.org"}}, nil,
+			[]string{"a@example.org", "b@example.org"}, []string{"team@example.org"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := good()
+			for k, v := range tt.edit {
+				set(tree, k, v)
+			}
+			c, err := Load(writeConfig(t, tree), tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(c.Digest.To) != fmt.Sprint(tt.digest) || fmt.Sprint(c.Report.To) != fmt.Sprint(tt.report) {
+				t.Errorf("digest.to %v report.to %v, want %v %v", c.Digest.To, c.Report.To, tt.digest, tt.report)
+			}
+		})
+	}
 }

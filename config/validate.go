@@ -228,6 +228,19 @@ func (c *Config) Validate() error {
 
 	c.validateSLA(ch)
 
+	for _, j := range []struct {
+		key, spec string
+		to        []string
+		set       bool
+	}{{"digest", c.Digest.Cron, c.Digest.To, c.digestToSet}, {"report", c.Report.Cron, c.Report.To, c.reportToSet}} {
+		if _, err := cron.ParseStandard(j.spec); err != nil {
+			ch.add(j.key+".cron", "invalid cron spec %q: %v", j.spec, err)
+		}
+		if j.set {
+			ch.addresses(j.key+".to", j.to, false)
+		}
+	}
+
 	r := c.Reward
 	if !currencyRE.MatchString(r.Currency) {
 		ch.add("reward.currency", "want 3 uppercase letters, got %q", r.Currency)

@@ -31,12 +31,19 @@ func (t *Tx) NextCaseID(prefix string, year int) (string, error) {
 func (t *Tx) PutCase(c *Case) error {
 	cases, due, stats := t.tx.Bucket(bucketCases), t.tx.Bucket(bucketDue), t.tx.Bucket(bucketStats)
 	var old Case
+	prev := (*Case)(nil)
 	if err := getJSON(cases, []byte(c.ID), &old); err == nil {
+		prev = &old
 		for name, d := range old.Deadlines {
 			if !d.Next.IsZero() {
 				if err := due.Delete(dueKey(d.Next, c.ID, name)); err != nil {
 					return fmt.Errorf("write case %s: %w", c.ID, err)
 				}
+			}
+		}
+		if p := old.Publication; p != nil && !p.Next.IsZero() {
+			if err := due.Delete(dueKey(p.Next, c.ID, TimerPublish)); err != nil {
+				return fmt.Errorf("write case %s: %w", c.ID, err)
 			}
 		}
 		if err := countCase(stats, &old, -1); err != nil {
@@ -52,6 +59,14 @@ func (t *Tx) PutCase(c *Case) error {
 				return fmt.Errorf("write case %s: %w", c.ID, err)
 			}
 		}
+	}
+	if p := c.Publication; p != nil && !p.Next.IsZero() {
+		if err := due.Put(dueKey(p.Next, c.ID, TimerPublish), nil); err != nil {
+			return fmt.Errorf("write case %s: %w", c.ID, err)
+		}
+	}
+	if err := t.indexOverview(prev, c); err != nil {
+		return fmt.Errorf("write case %s: %w", c.ID, err)
 	}
 	if err := putJSON(cases, []byte(c.ID), c); err != nil {
 		return fmt.Errorf("write case %s: %w", c.ID, err)
@@ -294,6 +309,16 @@ func (t *Tx) CaseByMessageID(messageID string) (string, bool) {
 	}
 	v := t.tx.Bucket(bucketMsgID).Get([]byte(messageID))
 	return string(v), v != nil
+}
+
+// MarkIngested records that the raw bytes with SHA-256 sum were handled
+// without becoming a message of a case (a staff request answered by mail),
+// so the same bytes seen again are skipped; key names what handled them.
+func (t *Tx) MarkIngested(sum, key string) error {
+	if err := t.tx.Bucket(bucketHash).Put([]byte(sum), []byte(key)); err != nil {
+		return fmt.Errorf("mark message ingested: %w", err)
+	}
+	return nil
 }
 
 // MessageByHash finds the key of an already stored message with the same

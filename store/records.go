@@ -19,13 +19,18 @@ type Case struct {
 	Language string `json:"language"`
 	// Class is the parser's classification of the opening message
 	// (human, bounce, autoreply, list).
-	Class      string               `json:"class"`
-	Severity   string               `json:"severity,omitempty"`
-	FixBy      string               `json:"fix_by,omitempty"`
-	Reward     *Reward              `json:"reward,omitempty"`
-	Credit     string               `json:"credit,omitempty"`
-	Consents   []Consent            `json:"consents,omitempty"`
-	PublishAt  string               `json:"publish_at,omitempty"`
+	Class     string    `json:"class"`
+	Severity  string    `json:"severity,omitempty"`
+	FixBy     string    `json:"fix_by,omitempty"`
+	Reward    *Reward   `json:"reward,omitempty"`
+	Credit    string    `json:"credit,omitempty"`
+	Consents  []Consent `json:"consents,omitempty"`
+	PublishAt string    `json:"publish_at,omitempty"`
+	// Publication schedules the mails of the agreed publication day;
+	// nil when none is agreed.
+	Publication *Publication `json:"publication,omitempty"`
+	// CVE is the CVE identifier recorded for the advisory (#cve).
+	CVE        string               `json:"cve,omitempty"`
 	ThirdParty string               `json:"third_party,omitempty"`
 	Deadlines  map[string]*Deadline `json:"deadlines,omitempty"`
 	// RefersTo is a case tag a stranger's mail carried; the new case
@@ -82,6 +87,25 @@ type PGP struct {
 	ProtectedSubject bool     `json:"protected_subject,omitempty"`
 	Error            string   `json:"error,omitempty"`
 	KeyNotes         []string `json:"key_notes,omitempty"`
+}
+
+// Publication is the schedule of an agreed publication (#publish): a
+// reminder to staff some working days before, and on the day the advisory
+// draft to staff and the notice to the reporter.
+type Publication struct {
+	// Date is the agreed day, YYYY-MM-DD in the organisation's zone.
+	Date string `json:"date"`
+	// RemindAt is when staff are reminded; Due is when the day's mail goes.
+	RemindAt time.Time `json:"remind_at"`
+	Due      time.Time `json:"due"`
+	// Reminded is set once the reminder went (or was skipped because the
+	// day was agreed too late for it).
+	Reminded bool `json:"reminded,omitempty"`
+	// DoneAt is when the day's mail was queued.
+	DoneAt *time.Time `json:"done_at,omitempty"`
+	// Next is when the sweep must next look at it; zero when done. It is
+	// indexed in the due bucket under TimerPublish.
+	Next time.Time `json:"next,omitzero"`
 }
 
 // Pause is one interval in which a case's timers waited for the reporter.

@@ -17,7 +17,9 @@
 //	outbox/<8-byte BE id>            -> OutMail
 //	outq/<priority><8-byte BE unix nanos><id> -> empty; pending outbox mail by priority and next attempt
 //	senders/<address>|<YYYY-MM-DD>   -> acknowledgments sent that day (8-byte BE)
-//	due/<8-byte BE unix nanos><case id>\x00<timer> -> empty; Deadline.Next of every deadline
+//	due/<8-byte BE unix nanos><case id>\x00<timer> -> empty; Deadline.Next of every deadline,
+//	                                   and Publication.Next under TimerPublish
+//	active/, tally/, jobs/           -> the overview's indexes (overview.go)
 //
 // Invariants: a case changes only inside one Update transaction that also
 // appends its events and queues its outgoing mail, so a crash leaves either
@@ -60,7 +62,7 @@ var (
 
 	allBuckets = [][]byte{bucketMeta, bucketSeq, bucketCases, bucketEvents, bucketMessages,
 		bucketRaw, bucketMsgID, bucketHash, bucketOutbox, bucketOutq, bucketSenders, bucketDue,
-		bucketStats, bucketOutFail, bucketSent}
+		bucketStats, bucketOutFail, bucketSent, bucketActive, bucketTally, bucketJobs}
 )
 
 // ErrLocked is returned by Open when another process holds the store.
@@ -146,6 +148,8 @@ func initSchema(tx *bolt.Tx) error {
 	countExisting := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketStats) == nil
 	// Likewise the index of our own Message-IDs, from the outgoing records.
 	indexSent := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketSent) == nil
+	// Likewise the overview's indexes (overview.go).
+	indexExisting := tx.Bucket(bucketMeta) != nil && tx.Bucket(bucketActive) == nil
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -164,7 +168,12 @@ func initSchema(tx *bolt.Tx) error {
 		}
 	}
 	if countExisting {
-		return buildStats(tx)
+		if err := buildStats(tx); err != nil {
+			return err
+		}
+	}
+	if indexExisting {
+		return buildOverview(tx)
 	}
 	return nil
 }

@@ -58,6 +58,38 @@ type Data struct {
 	Timer   string
 	Due     string
 	Percent int
+
+	// Set by the overview (digest, #overview) and the monthly report.
+	Period     string // the period the numbers cover, formatted
+	Open       []OverviewLine
+	Publishing []OverviewLine
+	Week       WeekNumbers
+	// Report is a preformatted block (the SLA table, a case summary, an
+	// advisory draft); templates indent it, never parse it.
+	Report string
+	// CVE is the CVE identifier recorded for the case's advisory.
+	CVE string
+}
+
+// OverviewLine is one case in the staff overview. Subject is folded to
+// one line.
+type OverviewLine struct {
+	CaseID    string
+	Subject   string
+	Severity  string
+	State     string
+	WaitsFor  string // us, reporter, third party
+	Timer     string // the next deadline's timer; empty when none runs
+	Due       string
+	Used      int // percent of the timer elapsed
+	Overdue   bool
+	PublishAt string
+}
+
+// WeekNumbers are the overview's numbers for the week.
+type WeekNumbers struct {
+	Opened, Resolved, Rewards int
+	RewardTotal               string // "750 EUR"
 }
 
 // Sample returns data with every field set, used to test-render templates.
@@ -79,5 +111,19 @@ func Sample() Data {
 		Sender: "staff@example.com", Command: "Re: [CS-2026-0001] #assess high 2027-01-15",
 		Changes: []string{"severity: high", "expected solution date: 2027-01-15"},
 		Help:    "#reply\n#note", Timer: "assess", Due: "Thu 26 Nov 2026 10:00 CET", Percent: 80,
+		Period: "Mon 23 Nov 2026 - Mon 30 Nov 2026",
+		Open: []OverviewLine{
+			{CaseID: "CS-2026-0003", Subject: "SQL injection in search", Severity: "critical", State: "assessed",
+				WaitsFor: "us", Timer: "resolve", Due: "Fri 27 Nov 2026 10:00 CET", Used: 104, Overdue: true},
+			{CaseID: "CS-2026-0001", Subject: "XSS in login form", Severity: "not assessed", State: "acknowledged",
+				WaitsFor: "reporter", Timer: "assess", Due: "Thu 3 Dec 2026 10:00 CET", Used: 60},
+		},
+		Publishing: []OverviewLine{
+			{CaseID: "CS-2026-0002", Subject: "Open redirect", Severity: "low", State: "resolved",
+				WaitsFor: "us", PublishAt: "Mon 1 Feb 2027"},
+		},
+		Week:   WeekNumbers{Opened: 4, Resolved: 1, Rewards: 2, RewardTotal: "750 EUR"},
+		Report: "TIMER        MET  BREACHED\nacknowledge  41   1",
+		CVE:    "CVE-2026-12345",
 	}
 }

@@ -33,7 +33,8 @@ var Languages = []string{"en", "nl"}
 var Names = []string{"ack", "new-report", "reporter-replied", "owner-replied", "flood", "mail-failed",
 	"done", "refused", "unauthenticated",
 	"assessment", "progress", "info", "reply", "resolved", "rejected", "duplicate", "reward", "status",
-	"thirdparty-owner", "thirdparty-reporter", "reminder", "overdue", "status-update"}
+	"thirdparty-owner", "thirdparty-reporter", "reminder", "overdue", "status-update",
+	"overview", "show", "publish-reminder", "publish-today", "published", "report"}
 
 // Set is a parsed, immutable collection of templates.
 type Set struct {

@@ -46,7 +46,8 @@ func TestStaffSubjectPrefixesFixed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefixes := map[string]string{"new-report": "New report:", "reporter-replied": "Reporter replied:", "flood": "New report:"}
+	prefixes := map[string]string{"new-report": "New report:", "reporter-replied": "Reporter replied:", "flood": "New report:",
+		"publish-today": "Publish today:", "publish-reminder": "Reminder:", "show": "Case:"}
 	for _, lang := range Languages {
 		for name, prefix := range prefixes {
 			subj, _, err := s.Render(name, lang, Sample())
@@ -54,6 +55,16 @@ func TestStaffSubjectPrefixesFixed(t *testing.T) {
 				t.Fatal(err)
 			}
 			if want := "[CS-2026-0001] " + prefix; !strings.HasPrefix(subj, want) {
+				t.Errorf("%s/%s subject %q does not start with %q", lang, name, subj, want)
+			}
+		}
+		// Mail about the whole programme carries no case tag.
+		for name, prefix := range map[string]string{"overview": "Overview:", "report": "Report:"} {
+			subj, _, err := s.Render(name, lang, Sample())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "[disclosured] " + prefix; !strings.HasPrefix(subj, want) {
 				t.Errorf("%s/%s subject %q does not start with %q", lang, name, subj, want)
 			}
 		}

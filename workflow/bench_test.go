@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -175,4 +176,64 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/batch")
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkOverview times Engine.Overview (the weekly digest and the answer
+// to #overview) over stores of different sizes with the same 1,000 open
+// cases: it reads the active and tally indexes, so cases=100000/open=1000
+// must cost about what cases=1000/open=1000 does. DISCLOSURED_BENCH_CASES
+// replaces 100000, as for BenchmarkSweep.
+func BenchmarkOverview(b *testing.B) {
+	big := 100_000
+	if s := os.Getenv("DISCLOSURED_BENCH_CASES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1000 {
+			b.Fatalf("DISCLOSURED_BENCH_CASES=%q: want a number of at least 1000", s)
+		}
+		big = n
+	}
+	const open = 1000
+	for _, size := range []int{big, 1000} {
+		sf := newSweepFixture(b, 0)
+		closedAt := sf.now.AddDate(0, -2, 0)
+		for start := 0; start < size; start += 10_000 {
+			err := sf.db.Update(func(tx *store.Tx) error {
+				for i := start; i < min(start+10_000, size); i++ {
+					id, err := tx.NextCaseID("CS", 2026)
+					if err != nil {
+						return err
+					}
+					c := sf.caseAt(id)
+					if i >= open {
+						// Old history: closed long ago, timers met.
+						c.State, c.UpdatedAt, c.ReceivedAt = string(StateClosed), closedAt, closedAt.AddDate(0, -1, 0)
+						met := closedAt
+						deadline(c, TimerResolve).MetAt, deadline(c, TimerResolve).Next = &met, time.Time{}
+					}
+					if err := tx.PutCase(c); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		// Building the store left garbage behind; collect it so the big
+		// store's run does not pay for it.
+		runtime.GC()
+		b.Run(fmt.Sprintf("cases=%d/open=%d", size, open), func(b *testing.B) {
+			for range b.N {
+				ov, err := sf.e.Overview(sf.now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(ov.Open) != open {
+					b.Fatalf("overview lists %d open cases, want %d", len(ov.Open), open)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/overview")
+		})
+	}
 }

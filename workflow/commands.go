@@ -21,6 +21,9 @@ type change struct {
 	events  []store.Event
 	mails   []outgoing
 	changes []string
+	// query is set by a keyword that only asks (#show): its answer is
+	// the reply, and a mail of nothing but queries gets no Done.
+	query bool
 }
 
 // staffMail handles a message from an allow-listed staff address.
@@ -72,8 +75,10 @@ func (e *Engine) staffMail(tx *store.Tx, c *store.Case, rec *store.Message, p *p
 	ch.c.UpdatedAt = at
 	data := e.caseData(ch.c, rec)
 	data.Sender, data.Command, data.Changes = quoteSubject(from), p.Subject, ch.changes
-	if _, err := e.queue(tx, ch.c, o.toSender(MailDone, from, p.MessageID, p.References, data), at); err != nil {
-		return err
+	if !ch.query || len(ch.changes) > 0 {
+		if _, err := e.queue(tx, ch.c, o.toSender(MailDone, from, p.MessageID, p.References, data), at); err != nil {
+			return err
+		}
 	}
 	e.log.Info("staff command applied", "case_id", c.ID, "commands", len(cmds), "state", ch.c.State)
 	return e.putCase(tx, ch.c)

@@ -37,6 +37,14 @@ type outgoing struct {
 	autoSubmitted string
 	// encryptTo are the OpenPGP keys the mail is encrypted to (pgp.go).
 	encryptTo []*pgp.PublicKey
+	// attach are files sent with the text (multipart/mixed when set).
+	attach []attachment
+}
+
+// attachment is one file attached to an outgoing mail.
+type attachment struct {
+	name, contentType string
+	data              []byte
 }
 
 // queue renders o, writes it to the outbox and records it as an outgoing
@@ -133,6 +141,9 @@ func (e *Engine) build(caseID string, o outgoing, subject, body, msgID string, n
 	h.Set("X-Auto-Response-Suppress", "All")
 	h.Set(LoopHeader, caseID)
 	h.Set("MIME-Version", "1.0")
+	if len(o.attach) > 0 {
+		return buildMixed(h, body, o.attach)
+	}
 	h.Set("Content-Type", "text/plain; charset=utf-8; format=flowed")
 	var buf bytes.Buffer
 	w, err := mail.CreateSingleInlineWriter(&buf, h)
@@ -154,4 +165,68 @@ func (e *Engine) formatTime(t time.Time) string {
 		return "-"
 	}
 	return t.In(e.opts().Calendar.Location()).Format("Mon 2 Jan 2006 15:04 MST")
+}
+
+// buildMixed writes the text and the attachments as multipart/mixed
+// (RFC 2046 §5.1.3), the text first and inline.
+func buildMixed(h mail.Header, body string, files []attachment) ([]byte, error) {
+	var buf bytes.Buffer
+	mw, err := mail.CreateWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	var ih mail.InlineHeader
+	ih.Set("Content-Type", "text/plain; charset=utf-8; format=flowed")
+	w, err := mw.CreateSingleInline(ih)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n"))); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		var ah mail.AttachmentHeader
+		ah.Set("Content-Type", f.contentType)
+		ah.SetFilename(f.name)
+		w, err := mw.CreateAttachment(ah)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write(f.data); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// queueProgramme renders o and writes it to the outbox as mail about the
+// whole programme (the overview, the monthly report): it belongs to no
+// case, so it is recorded only in the outbox. It returns the Message-ID.
+func (e *Engine) queueProgramme(tx *store.Tx, o outgoing) (string, error) {
+	now := e.opts().Now()
+	subject, body, err := e.tmpl.Load().Render(o.kind.template(), o.lang, o.data)
+	if err != nil {
+		return "", fmt.Errorf("compose %s: %w", o.kind, err)
+	}
+	msgID := e.newMessageID()
+	// The loop header names no case; its presence alone marks our mail.
+	raw, err := e.build(string(o.kind), o, subject, body, msgID, now)
+	if err != nil {
+		return "", fmt.Errorf("compose %s: %w", o.kind, err)
+	}
+	m := &store.OutMail{Kind: string(o.kind), From: e.opts().OrgAddress, To: o.to, Raw: raw, NextAt: now,
+		CreatedAt: now, Priority: 1}
+	if err := tx.Enqueue(m); err != nil {
+		return "", fmt.Errorf("queue %s: %w", o.kind, err)
+	}
+	return msgID, nil
 }

@@ -78,6 +78,9 @@ type Options struct {
 
 	// PGP turns OpenPGP on (see pgp.go); nil is off.
 	PGP *PGPOptions
+	// Overview and MonthlyReport are the scheduled mails about the whole
+	// programme (digest.go); the zero Schedule turns one off.
+	Overview, MonthlyReport Schedule
 }
 
 // Observer receives counts of what the engine did. Nil funcs are skipped.

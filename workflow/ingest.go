@@ -389,6 +389,9 @@ func (e *Engine) ingestOne(tx *store.Tx, in Incoming, p *parser.Message, sum str
 	}
 	rec.PGP = pgpRecord(e.inPGP)
 
+	if done, err := e.answerOverview(tx, p, in.Raw, sum, in.ReceivedAt); done || err != nil {
+		return Outcome{CaseID: "", Class: rec.Class}, err
+	}
 	c, tagged, err := e.thread(tx, p)
 	if err != nil {
 		return Outcome{}, err
@@ -482,6 +485,9 @@ func (e *Engine) open(tx *store.Tx, rec *store.Message, p *parser.Message, raw [
 	// new-report notice, one flood notice when the sender crosses the daily
 	// limit, or nothing (our own mail coming back, or a flood already told).
 	reason := e.noReplyReason(p, raw)
+	if reason == "" && e.overviewRequest(p) {
+		reason = e.overviewRefusal(p) // not staff, or not authenticated
+	}
 	notify := MailNewReport
 	if e.isOwnAddress(p.From.Addr) || hasLoopHeader(raw) {
 		notify = "" // telling anyone would loop

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"disclosured/advisory"
 	"disclosured/mailbox"
 	"disclosured/parser"
 	"disclosured/store"
@@ -168,13 +169,42 @@ var keywords = []keyword{
 			if !k.future(args[0]) {
 				return
 			}
-			k.c.PublishAt = args[0]
+			if err := k.e.schedulePublication(k.c, args[0], k.at); err != nil {
+				k.fail("%v", err)
+				return
+			}
+			p := k.c.Publication
 			k.changed("publication agreed for " + args[0])
+			if p.Reminded {
+				k.changed("no reminder: the date is less than " + strconv.Itoa(PublishRemindDays) + " working days away")
+			} else {
+				k.changed("staff are reminded " + k.e.formatTime(p.RemindAt))
+			}
+			k.changed("on " + k.e.formatTime(p.Due) + " staff get the advisory draft and the reporter is told it is published")
 		}},
 	{name: "nopublish", help: "no publication", opposes: "publish",
 		apply: func(k *kwCtx, _ []string) {
-			k.c.PublishAt = ""
-			k.changed("no publication")
+			k.c.PublishAt, k.c.Publication = "", nil
+			k.changed("no publication; its reminder and mails are cancelled")
+		}},
+	{name: "cve", syntax: "CVE-YYYY-NNNN", help: "the CVE identifier for the advisory", check: checkCVE,
+		apply: func(k *kwCtx, args []string) {
+			k.c.CVE = args[0]
+			k.changed("CVE: " + args[0])
+		}},
+	{name: "show", help: "send me the case summary (what disclosured show prints)",
+		apply: func(k *kwCtx, _ []string) {
+			v, err := showTx(k.tx, k.c.ID)
+			if err != nil {
+				k.fail("%v", err)
+				return
+			}
+			var b strings.Builder
+			WriteCase(&b, v, k.o.Calendar.Location())
+			d := k.e.caseData(k.c, k.rec)
+			d.Report = strings.TrimRight(b.String(), "\n")
+			k.ch.mails = append(k.ch.mails, k.o.toSender(MailShow, k.rec.From, k.p.MessageID, k.p.References, d))
+			k.ch.query = true
 		}},
 	{name: "thirdparty", syntax: "OWNER-ADDRESS", help: "third-party report; send it to the owner's address",
 		check: checkThirdParty, states: active,
@@ -256,6 +286,14 @@ var keywords = []keyword{
 	{name: "noshare", who: byReporter, help: "withdraw that consent", opposes: "share",
 		apply: func(k *kwCtx, _ []string) {
 			k.consent("noshare", "", "the reporter withdrew consent to share their identity")
+		}},
+	{name: "publicreward", who: byReporter, help: "the advisory may mention my reward",
+		apply: func(k *kwCtx, _ []string) {
+			k.consent("publicreward", "", "the reporter agrees that the advisory mentions their reward")
+		}},
+	{name: "privatereward", who: byReporter, help: "the advisory must not mention my reward", opposes: "publicreward",
+		apply: func(k *kwCtx, _ []string) {
+			k.consent("privatereward", "", "the reporter does not want their reward mentioned")
 		}},
 }
 
@@ -583,6 +621,18 @@ func checkPublish(args []string) ([]string, []string) {
 	}
 	date, p := checkDate("date", args[0])
 	return []string{date}, p
+}
+
+// checkCVE accepts a CVE identifier, CVE-YYYY-NNNN (four or more digits).
+func checkCVE(args []string) ([]string, []string) {
+	if p := wantArgs(args, 1, "CVE-YYYY-NNNN"); p != nil {
+		return nil, p
+	}
+	id := strings.ToUpper(args[0])
+	if !advisory.ValidCVE(id) {
+		return nil, []string{fmt.Sprintf("%q is not a CVE identifier like CVE-2026-12345", args[0])}
+	}
+	return []string{id}, nil
 }
 
 // checkThirdParty accepts only a bare addr-spec: the address goes into an

@@ -317,7 +317,7 @@ func TestKeywordHelp(t *testing.T) {
 // TestKeywordsInEveryState uses them. {dup} is replaced by another case's ID.
 var keywordExamples = map[string]string{
 	"assess": "high 2027-01-15", "reject": "known", "duplicate": "{dup}", "reward": "250 EUR",
-	"credit": "Ada R.", "publish": "2027-02-01", "thirdparty": "owner@vendor.example",
+	"credit": "Ada R.", "publish": "2027-02-01", "thirdparty": "owner@vendor.example", "cve": "CVE-2026-12345",
 	"key": "0123456789ABCDEF0123456789ABCDEF01234567",
 }
 

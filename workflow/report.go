@@ -20,6 +20,9 @@ type TimerReport struct {
 	// MedianText and WorstText are the same, for people.
 	MedianText string `json:"median"`
 	WorstText  string `json:"worst"`
+	// Took is the time from start to met of every met deadline, shortest
+	// first, for the chart.
+	Took []time.Duration `json:"-"`
 }
 
 // Report computes per-timer compliance over cases received in [from, to);
@@ -70,6 +73,7 @@ func Report(db *store.DB, from, to time.Time) ([]TimerReport, error) {
 			continue
 		}
 		sort.Slice(ds, func(a, b int) bool { return ds[a] < ds[b] })
+		out[i].Took = ds
 		out[i].Median, out[i].Worst = ds[len(ds)/2], ds[len(ds)-1]
 		out[i].MedianText, out[i].WorstText = out[i].Median.Round(time.Second).String(), out[i].Worst.Round(time.Second).String()
 	}

@@ -13,7 +13,7 @@ import (
 type SweepAction struct {
 	CaseID string    `json:"case_id"`
 	Timer  string    `json:"timer"`
-	Kind   string    `json:"kind"` // reminder, overdue, status-update
+	Kind   string    `json:"kind"` // reminder, overdue, status-update, publish-reminder, publish-today, overview, report
 	Due    time.Time `json:"due"`
 	// Percent is the reminder fraction, as a percentage.
 	Percent int `json:"percent,omitempty"`
@@ -47,7 +47,13 @@ func (e *Engine) Sweep(ctx context.Context, now time.Time, dryRun bool) ([]Sweep
 				}
 				cases[ref.CaseID] = c
 			}
-			a, err := e.sweepTimer(tx, c, TimerName(ref.Timer), now)
+			var a *SweepAction
+			var err error
+			if ref.Timer == store.TimerPublish {
+				a, err = e.sweepPublish(tx, c, now)
+			} else {
+				a, err = e.sweepTimer(tx, c, TimerName(ref.Timer), now)
+			}
 			if err != nil {
 				return err
 			}
@@ -67,6 +73,11 @@ func (e *Engine) Sweep(ctx context.Context, now time.Time, dryRun bool) ([]Sweep
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, fmt.Errorf("sweep at %s: %w", now.Format(time.RFC3339), err)
+	}
+	jobs, err := e.sweepJobs(now, dryRun)
+	actions = append(actions, jobs...)
+	if err != nil {
+		return actions, fmt.Errorf("sweep at %s: %w", now.Format(time.RFC3339), err)
 	}
 	if !dryRun && len(actions) > 0 {
 		e.log.Info("sweep sent timer mail", "actions", len(actions))

@@ -36,6 +36,7 @@ type CaseView struct {
 	Credit       *string                    `json:"credit"`
 	Consents     []store.Consent            `json:"consents"`
 	PublishAt    *string                    `json:"publish_at"`
+	CVE          *string                    `json:"cve"`
 	ThirdParty   *string                    `json:"third_party"`
 	RefersTo     *string                    `json:"refers_to"`
 	PausedAt     *time.Time                 `json:"paused_at"`
@@ -122,6 +123,16 @@ func ListCases(db *store.DB, state string) ([]CaseSummary, error) {
 func ShowCase(db *store.DB, id string) (*CaseView, error) {
 	var v *CaseView
 	err := db.View(func(tx *store.Tx) error {
+		var err error
+		v, err = showTx(tx, id)
+		return err
+	})
+	return v, err
+}
+
+func showTx(tx *store.Tx, id string) (*CaseView, error) {
+	var v *CaseView
+	err := func() error {
 		c, err := tx.Case(id)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%s: %w", id, ErrNoCase)
@@ -132,7 +143,7 @@ func ShowCase(db *store.DB, id string) (*CaseView, error) {
 		v = &CaseView{ID: c.ID, State: stateOf(c), Reporter: c.Reporter.Addr, ReporterName: c.Reporter.Name,
 			Subject: c.Subject, ReceivedAt: c.ReceivedAt, Class: c.Class, Language: c.Language,
 			Severity: opt(c.Severity), FixBy: opt(c.FixBy), Reward: c.Reward, Credit: opt(c.Credit),
-			Consents: c.Consents, PublishAt: opt(c.PublishAt), ThirdParty: opt(c.ThirdParty),
+			Consents: c.Consents, PublishAt: opt(c.PublishAt), CVE: opt(c.CVE), ThirdParty: opt(c.ThirdParty),
 			RefersTo: opt(c.RefersTo), PausedAt: c.PausedAt, Pauses: c.Pauses, Deadlines: map[TimerName]DeadlineView{}}
 		if v.Pauses == nil {
 			v.Pauses = []store.Pause{}
@@ -172,7 +183,7 @@ func ShowCase(db *store.DB, id string) (*CaseView, error) {
 			v.Events = []store.Event{}
 		}
 		return err
-	})
+	}()
 	return v, err
 }
 

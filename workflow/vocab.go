@@ -122,7 +122,8 @@ func (k MailKind) template() string { return string(k) }
 // but not announced by mail, which could only fail again.
 var staffKinds = map[MailKind]bool{MailNewReport: true, MailReporterReplied: true, MailOwnerReplied: true,
 	MailFlood: true, MailDone: true, MailRefused: true, MailUnauthenticated: true, MailReminder: true,
-	MailOverdue: true, MailFailed: true}
+	MailOverdue: true, MailFailed: true,
+	MailOverview: true, MailShow: true, MailReport: true, MailPublishReminder: true, MailPublishToday: true}
 
 // toStaff is mail of kind k to staff (staff.notify) in the staff's
 // language; nobody asked for it.

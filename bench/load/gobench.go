@@ -13,7 +13,7 @@ import (
 )
 
 // goBenchPattern selects the in-process benchmarks bench/load reports.
-const goBenchPattern = "^(BenchmarkParseCorpus|BenchmarkMIMEWalkCorpus|BenchmarkCreateCase|BenchmarkAppendEvent|BenchmarkBoltPut|BenchmarkSweep|BenchmarkIngest)$"
+const goBenchPattern = "^(BenchmarkParseCorpus|BenchmarkMIMEWalkCorpus|BenchmarkCreateCase|BenchmarkAppendEvent|BenchmarkBoltPut|BenchmarkSweep|BenchmarkIngest|BenchmarkOverview)$"
 
 // goBenchResults maps a benchmark name without its -GOMAXPROCS suffix
 // ("BenchmarkSweep/cases=100000/due=100") to its metrics by unit

@@ -26,7 +26,7 @@ type row struct {
 
 // The row IDs every full run prints; the smoke test checks them all.
 var (
-	goBenchRowIDs = []string{"3a", "3b", "3c", "4a", "4b", "4c", "4d", "4e", "4f"}
+	goBenchRowIDs = []string{"3a", "3b", "3c", "4a", "4b", "4c", "4d", "4e", "4f", "4g"}
 	latencyRowIDs = []string{"1a", "1b", "1c", "1d", "1e"}
 	backlogRowIDs = []string{"2a", "2b", "2c"}
 	memoryRowIDs  = []string{"5a", "5b"}
@@ -220,6 +220,20 @@ func goBenchRows(res goBenchResults, root string) ([]row, []string) {
 			"≤ 10× (proportional to due entries)", yes(r <= 11)})
 	} else {
 		rows = append(rows, missing("4f", "timer sweep, 1,000 due"))
+	}
+	// The staff overview reads the active index: the total must not matter.
+	overview := func(cases int) (float64, bool) {
+		return get(fmt.Sprintf("BenchmarkOverview/cases=%d/open=1000", cases), "ms/overview")
+	}
+	ovBig, okb := overview(big)
+	ovSmall, oks := overview(1000)
+	if okb && oks {
+		r := ovBig / ovSmall
+		rows = append(rows, row{"4g", fmt.Sprintf("staff overview: %d cases, 1,000 open", big), fmt.Sprintf("%.1f ms", ovBig),
+			fmt.Sprintf("%.1f ms (1,000 cases, 1,000 open)", ovSmall), fmt.Sprintf("%.2f×", r), "",
+			"≈ 1× (independent of total)", yes(r < 2)})
+	} else {
+		rows = append(rows, missing("4g", "staff overview, 1,000 open"))
 	}
 	return rows, notes
 }

@@ -106,65 +106,8 @@ func showCmd(_ context.Context, args []string, s *session, e env) error {
 	return nil
 }
 
-func printCase(w io.Writer, v *workflow.CaseView, loc *time.Location) {
-	ts := func(t time.Time) string { return t.In(loc).Format("2006-01-02 15:04 MST") }
-	str := func(p *string) string {
-		if p == nil {
-			return "-"
-		}
-		return *p
-	}
-	reporter := v.Reporter
-	if v.ReporterName != "" {
-		reporter = v.ReporterName + " <" + v.Reporter + ">"
-	}
-	fmt.Fprintf(w, "Case:      %s\nState:     %s\nReporter:  %s\nSubject:   %s\nReceived:  %s\nClass:     %s\n",
-		v.ID, v.State, reporter, v.Subject, ts(v.ReceivedAt), v.Class)
-	fmt.Fprintf(w, "Severity:  %s\nFix by:    %s\nThird party: %s\n", str(v.Severity), str(v.FixBy), str(v.ThirdParty))
-	if v.Reward != nil {
-		fmt.Fprintf(w, "Reward:    %d %s\n", v.Reward.Amount, v.Reward.Currency)
-	}
-	if v.RefersTo != nil {
-		fmt.Fprintf(w, "Refers to: %s\n", *v.RefersTo)
-	}
-	fmt.Fprintln(w, "\nDeadlines:")
-	for _, name := range workflow.Timers {
-		d, ok := v.Deadlines[name]
-		if !ok {
-			continue
-		}
-		status := "open"
-		if d.MetAt != nil {
-			status = "met " + ts(*d.MetAt)
-		}
-		if d.Breached {
-			status += ", breached"
-		}
-		fmt.Fprintf(w, "  %-12s due %s  %s\n", name, ts(d.Due), status)
-	}
-	fmt.Fprintln(w, "\nMessages:")
-	for _, m := range v.Messages {
-		status := m.Class
-		if m.Direction == "out" {
-			status = m.Status
-			if m.LastError != "" {
-				status += " (" + m.LastError + ")"
-			}
-		}
-		fmt.Fprintf(w, "  %s %-3s %-16s %s -> %s  [%s]\n      %s\n", ts(m.At), m.Direction, m.Kind, m.From,
-			strings.Join(m.To, ","), status, oneLine(m.Subject, 100))
-		for _, p := range m.Problems {
-			fmt.Fprintf(w, "      problem: %s\n", p)
-		}
-		for _, a := range m.Attachments {
-			fmt.Fprintf(w, "      attachment: %s (%s, %d bytes)\n", a.Filename, a.ContentType, a.Size)
-		}
-	}
-	fmt.Fprintln(w, "\nEvents:")
-	for _, ev := range v.Events {
-		fmt.Fprintf(w, "  %s %-16s %s %s\n", ts(ev.At), ev.Type, ev.Actor, ev.Detail)
-	}
-}
+// printCase prints a case as #show mails it.
+func printCase(w io.Writer, v *workflow.CaseView, loc *time.Location) { workflow.WriteCase(w, v, loc) }
 
 func oneLine(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")

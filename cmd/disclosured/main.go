@@ -48,7 +48,8 @@ Commands:
   show ID [--json]
   import [--received TIME] FILE...   ingest .eml or mbox files as if they came over IMAP
   sweep [--at TIME] [--dry-run]      run the timer jobs once, as if the time were TIME
-  report [--from D --to D] [--json]  SLA compliance per timer
+  report [--from D --to D] [--json] [--png FILE]  SLA compliance per timer; --png writes the chart
+  advisory ID [--csaf]      the case's advisory draft as text, or as a CSAF 2.0 document
   calendar add TIME DURATION         e.g. calendar add 2026-11-20T16:00:00+01:00 3wd
   backup FILE               write a consistent copy of the store (also while the daemon runs)
   erase ID                  remove a case's personal data, keep an anonymous tombstone
@@ -98,7 +99,7 @@ func dispatch(ctx context.Context, args []string, e env) error {
 		return cmdDev(ctx, rest, e)
 	case "check-config":
 		return cmdCheckConfig(rest, e)
-	case "cases", "show", "import", "sweep", "report", "backup", "erase":
+	case "cases", "show", "import", "sweep", "report", "backup", "erase", "advisory":
 		return runStoreCmd(ctx, cmd, rest, e)
 	case "calendar":
 		return cmdCalendar(rest, e)

@@ -90,6 +90,8 @@ var storeCmds = map[string]storeCmd{
 	"import": {run: importCmd, write: true},
 	"sweep":  {run: sweepCmd, write: true},
 	"erase":  {run: eraseCmd, write: true},
+	// advisory reads only, but drafts with the engine's options.
+	"advisory": {run: advisoryCmd, write: true},
 }
 
 // exitStatus carries a daemon's exit code back through dispatch; the
@@ -134,6 +136,10 @@ func runStoreCmd(ctx context.Context, name string, args []string, e env) error {
 		}
 	case "backup":
 		if stdout, finish, err = backupTarget(args, e); err != nil {
+			return err
+		}
+	case "report":
+		if stdout, finish, err = reportTarget(args, e); err != nil {
 			return err
 		}
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
+	"io"
 	"time"
 
 	"disclosured/workflow"
@@ -48,7 +48,11 @@ func sweepCmd(ctx context.Context, args []string, s *session, e env) error {
 		if a.Percent > 0 {
 			what = fmt.Sprintf("%s %d%%", a.Kind, a.Percent)
 		}
-		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s (due %s)\n", a.CaseID, a.Timer, verb, what, a.Due.In(cfg.Location()).Format(time.RFC3339))
+		id := a.CaseID
+		if id == "" {
+			id = "-" // the overview or the monthly report
+		}
+		fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s (due %s)\n", id, a.Timer, verb, what, a.Due.In(cfg.Location()).Format(time.RFC3339))
 	}
 	fmt.Fprintf(e.stdout, "%d timer actions\n", len(actions))
 	return nil
@@ -59,6 +63,7 @@ func reportCmd(_ context.Context, args []string, s *session, e env) error {
 	fromS := fs.String("from", "", "only cases received on or after this date (YYYY-MM-DD or RFC 3339)")
 	toS := fs.String("to", "", "only cases received before this date (YYYY-MM-DD or RFC 3339)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	pngFile := fs.String("png", "", "write the chart (met vs breached, time to meet) to FILE as PNG")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -91,13 +96,16 @@ func reportCmd(_ context.Context, args []string, s *session, e env) error {
 	if err != nil {
 		return err
 	}
+	if *pngFile != "" {
+		// The CLI sent stdout to the file (reportTarget).
+		opts, err := engineOptions(cfg, newLogger(cfg, io.Discard))
+		if err != nil {
+			return err
+		}
+		return workflow.Chart(e.stdout, workflow.ChartTitle(from, to), rep, opts.Timers)
+	}
 	if *asJSON {
 		return writeJSON(e.stdout, rep)
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIMER\tMET\tBREACHED\tOPEN\tMEDIAN\tWORST")
-	for _, r := range rep {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\n", r.Timer, r.Met, r.Breached, r.Open, r.MedianText, r.WorstText)
-	}
-	return tw.Flush()
+	return workflow.WriteReport(e.stdout, rep)
 }

@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/spf13/pflag"
 
 	"disclosured/calendar"
@@ -101,8 +103,29 @@ func engineOptions(cfg *config.Config, log *slog.Logger) (workflow.Options, erro
 			MaxHeaderBytes: cfg.Limits.MaxHeaderBytes},
 		MaxMessageBytes: cfg.Limits.MaxMessageBytes,
 		Logger:          log,
+		Overview:        schedule(cfg.Digest.Cron, cfg.Digest.To, cfg.Location()),
+		MonthlyReport:   schedule(cfg.Report.Cron, cfg.Report.To, cfg.Location()),
 	}, nil
 }
+
+// schedule is a scheduled programme mail on a cron spec in loc; config
+// validated the spec, and no recipients turn it off.
+func schedule(spec string, to []string, loc *time.Location) workflow.Schedule {
+	s, err := cron.ParseStandard(spec)
+	if err != nil || len(to) == 0 {
+		return workflow.Schedule{}
+	}
+	return workflow.Schedule{Spec: spec, Every: inZone{s, loc}, To: to}
+}
+
+// inZone evaluates a cron schedule in loc, as cron.WithLocation does for
+// the sweeper.
+type inZone struct {
+	s   cron.Schedule
+	loc *time.Location
+}
+
+func (z inZone) Next(t time.Time) time.Time { return z.s.Next(t.In(z.loc)) }
 
 func loadTemplates(cfg *config.Config) (*templates.Set, error) {
 	t, err := templates.Load(cfg.Templates.Dir)
