@@ -165,7 +165,13 @@ func runDaemon(ctx context.Context, cfg *config.Config, cfgPath string, e env) (
 			return fmt.Errorf("http.listen: %w", err)
 		}
 		checks := metrics.HealthCheck(time.Now, intake.Connected,
-			func() time.Time { return time.Unix(0, lastConnected.Load()) }, maxIMAPDown,
+			func() time.Time {
+				// Zero (never connected) counts from the start, not from 1970.
+				if n := lastConnected.Load(); n != 0 {
+					return time.Unix(0, n)
+				}
+				return time.Time{}
+			}, maxIMAPDown,
 			func() (time.Time, bool) { return workflow.OldestPending(db) }, maxOutboxAge, logins.check, engine.MailProblem)
 		// A failed store commit (disk full) is unhealthy from the first
 		// failure until a commit succeeds again.
@@ -252,10 +258,11 @@ func watchdog(ctx context.Context, log *slog.Logger) {
 // metricSources reads the gauges from the workflow's read model.
 func metricSources(db *store.DB, intake *mailbox.Intake) metrics.Sources {
 	return metrics.Sources{
-		CasesByState:  func() (map[string]int, error) { return workflow.CasesByState(db) },
-		Outbox:        func() (int, int, error) { return workflow.OutboxCounts(db) },
-		Timers:        func() (int, int, error) { return workflow.TimerCounts(db, time.Now()) },
-		IMAPConnected: intake.Connected,
-		LastPoll:      intake.LastPoll,
+		CasesByState:     func() (map[string]int, error) { return workflow.CasesByState(db) },
+		Outbox:           func() (int, int, error) { return workflow.OutboxCounts(db) },
+		Timers:           func() (int, int, error) { return workflow.TimerCounts(db, time.Now()) },
+		IMAPConnected:    intake.Connected,
+		LastPoll:         intake.LastPoll,
+		StoreWriteErrors: db.WriteErrors,
 	}
 }

@@ -27,7 +27,18 @@ type sweeper struct {
 	mu   sync.Mutex
 	cron *cron.Cron
 	key  sweepKey
+
+	// After a failed sweep (a store that cannot be written) the next runs
+	// are skipped for a doubling pause, up to maxSweepPause, instead of
+	// failing every minute. The catch-up run at start is a job of its own,
+	// so the state has its own lock.
+	failMu   sync.Mutex
+	failures int
+	resumeAt time.Time
 }
+
+// maxSweepPause bounds the pause after failed sweeps.
+const maxSweepPause = 15 * time.Minute
 
 // sweepKey is what the cron schedule is built from.
 type sweepKey struct {
@@ -56,11 +67,20 @@ func startSweeper(ctx context.Context, cfg *config.Config, engine *workflow.Engi
 }
 
 func (s *sweeper) sweep() {
-	actions, err := s.engine.Sweep(s.ctx, time.Now(), false)
-	if err != nil && s.ctx.Err() == nil {
-		s.log.Error("sweep failed", "err", err)
+	s.failMu.Lock()
+	defer s.failMu.Unlock()
+	if time.Now().Before(s.resumeAt) {
 		return
 	}
+	actions, err := s.engine.Sweep(s.ctx, time.Now(), false)
+	if err != nil && s.ctx.Err() == nil {
+		s.failures++
+		pause := min(time.Minute<<min(s.failures-1, 10), maxSweepPause)
+		s.resumeAt = time.Now().Add(pause)
+		s.log.Error("sweep failed", "err", err, "failures", s.failures, "next_try_after", pause)
+		return
+	}
+	s.failures, s.resumeAt = 0, time.Time{}
 	s.log.Debug("sweep ran", "actions", len(actions))
 }
 
